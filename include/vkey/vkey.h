@@ -1,0 +1,64 @@
+/* Public API of the vkey core: one struct vkey per virtual key.
+ * Transports and tools call only what is declared here. */
+#ifndef VKEY_VKEY_H
+#define VKEY_VKEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vkey;
+
+/* User-presence policy: how a request for a touch is answered. */
+enum vkey_up_policy {
+	VKEY_UP_AUTO = 0, /* approve at once */
+	VKEY_UP_DENY,     /* refuse at once */
+	VKEY_UP_PROMPT,   /* wait (bounded) for `vkey touch` */
+};
+
+struct vkey_options {
+	const char *state_path;      /* state file; created on first use */
+	enum vkey_up_policy up;      /* user-presence policy */
+	unsigned up_timeout_ms;      /* bound for VKEY_UP_PROMPT; 0 = default */
+	const char *ctl_path;        /* control socket to announce in the lock, or NULL */
+};
+
+/* Largest APDU (command or response) the core accepts or produces. */
+#define VKEY_APDU_MAX (65536 + 16)
+
+/* Open (create on first use) the key's state file, take its lock and
+ * install the applets. On failure returns -1 and writes a sentence to err. */
+int vkey_open(struct vkey **out, const struct vkey_options *opt, char *err,
+	      size_t errlen);
+void vkey_close(struct vkey *key);
+
+/* Answer to reset for a contact interface: T=1, vkey's historical bytes. */
+size_t vkey_atr(const struct vkey *key, uint8_t *buf, size_t cap);
+
+/* Power events (PC/SC power on/off/reset, USB attach). */
+void vkey_power_on(struct vkey *key);
+void vkey_power_off(struct vkey *key);
+
+/* Process one command APDU; writes the response APDU (data + SW1 SW2).
+ * Thread-safe: calls on one key are serialized. Returns 0, or -1 when
+ * resp_cap is too small for any answer (never happens with VKEY_APDU_MAX). */
+int vkey_apdu(struct vkey *key, const uint8_t *cmd, size_t cmd_len,
+	      uint8_t *resp, size_t resp_cap, size_t *resp_len);
+
+/* Approve the oldest pending (or next, within wait_ms) user-presence
+ * request. Returns 0 when a request was approved, -1 if none came. */
+int vkey_touch(struct vkey *key, unsigned wait_ms);
+
+/* Cancel a pending user-presence wait (transport CANCEL). */
+void vkey_cancel(struct vkey *key);
+
+/* Human-readable reports shared by the CLI and the control socket, so the
+ * direct and daemon paths give the same answers. Return bytes written
+ * (truncated at cap, always NUL-terminated) or -1 on error. */
+int vkey_report_status(struct vkey *key, char *out, size_t cap);
+int vkey_report_oath_list(struct vkey *key, char *out, size_t cap);
+
+const char *vkey_state_path(const struct vkey *key);
+uint32_t vkey_serial(const struct vkey *key);
+
+#endif
