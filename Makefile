@@ -1,0 +1,63 @@
+# vkey: the two commands a user needs are `make run` and `make check`.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+BENCH_BUILD ?= build-release
+FUZZ_SECONDS ?= 600
+CHECK_FUZZ_SECONDS ?= 20
+MESON_TEST = meson test --print-errorlogs --num-processes 2
+
+.PHONY: all deps build run check check-unit check-asan check-fuzz fuzz bench install clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# Start a key on the host's PC/SC stack (pcscd + vpcd) and say how to use it.
+run: build
+	@scripts/run.sh $(BUILD)/vkey
+
+check: build check-unit check-asan check-fuzz
+
+check-unit: build
+	$(MESON_TEST) -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+check-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	$(MESON_TEST) -C $(ASAN_BUILD)
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+
+# Every fuzz target for a short while (part of make check).
+check-fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	scripts/fuzz.sh $(FUZZ_BUILD) $(CHECK_FUZZ_SECONDS)
+
+# The long campaign: FUZZ_SECONDS per target.
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+$(BENCH_BUILD)/build.ninja:
+	meson setup $(BENCH_BUILD) -Dbuildtype=release
+
+bench: deps $(BENCH_BUILD)/build.ninja
+	ninja -C $(BENCH_BUILD)
+	bench/run.sh $(BENCH_BUILD)
+
+install: build
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD)

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install the Debian packages vkey needs to build, test and run, skipping
+# those already present. Safe to run any number of times.
+set -eu
+
+PACKAGES="
+build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
+libssl-dev libsqlite3-dev libpcsclite-dev
+pcscd vsmartcard-vpcd pcsc-tools python3-pyscard yubikey-manager oathtool
+sqlite3 procps
+"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "vkey: installing Debian packages:$missing"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || { echo "vkey: need root or sudo to install:$missing" >&2; exit 1; }
+	SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,73 @@
+/* vkey: entry point, dispatching to the subcommands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+
+static const char usage[] =
+	"usage: vkey COMMAND [OPTIONS]\n"
+	"\n"
+	"A virtual security key (OATH today; FIDO2, OpenPGP, PIV to come).\n"
+	"\n"
+	"commands:\n"
+	"  serve       run a key and attach it (PC/SC through vpcd)\n"
+	"  touch       approve a pending user-presence request\n"
+	"  status      show a key's state\n"
+	"  oath list   list a key's OATH accounts (never their secrets)\n"
+	"\n"
+	"Every command takes --state PATH (default $XDG_DATA_HOME/vkey/default.db)\n"
+	"and --help. touch, status and list talk to the daemon that holds the\n"
+	"state file, or open the file themselves when no daemon holds it.\n";
+
+int cli_default_state(char *out, size_t cap)
+{
+	const char *xdg = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(out, cap, "%s/vkey/default.db", xdg);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(out, cap, "%s/.local/share/vkey/default.db", home);
+	else
+		return -1;
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+void cli_apply_verbosity(int verbose, int secrets)
+{
+	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose == 1 ? LOG_INFO
+							       : LOG_WARN);
+	log_set_secrets(secrets != 0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (cmd == NULL) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("vkey 0.1.0\n");
+		return 0;
+	}
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "touch") == 0)
+		return cmd_touch(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "oath") == 0)
+		return cmd_oath(argc - 1, argv + 1);
+	fprintf(stderr, "vkey: unknown command '%s' (see vkey --help)\n", cmd);
+	return 2;
+}

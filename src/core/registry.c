@@ -1,0 +1,11 @@
+/* The applets every key installs, in SELECT priority order. */
+#include "core/applet.h"
+
+#include "applets/oath/oath.h"
+
+const struct applet_ops *const applet_registry[] = {
+	&oath_applet,
+};
+
+const size_t applet_registry_len =
+	sizeof(applet_registry) / sizeof(applet_registry[0]);

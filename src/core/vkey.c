@@ -1,0 +1,157 @@
+/* struct vkey: one virtual key, owning its store, user-presence service
+ * and applets. Every entry point is synchronous and serialized. */
+#include "core/vkey_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apdu/sw.h"
+#include "core/applet.h"
+#include "core/key.h"
+#include "core/log.h"
+
+#define UP_TIMEOUT_DEFAULT_MS 15000
+
+int vkey_open(struct vkey **out, const struct vkey_options *opt, char *err,
+	      size_t errlen)
+{
+	struct vkey *key = NULL;
+	unsigned timeout;
+	int r = -1;
+
+	*out = NULL;
+	key = calloc(1, sizeof(*key));
+	if (key == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	pthread_mutex_init(&key->lock, NULL);
+	if (store_open(&key->store, opt->state_path, opt->ctl_path, err,
+		       errlen) != STORE_OK)
+		goto out;
+	timeout = opt->up_timeout_ms ? opt->up_timeout_ms
+				     : UP_TIMEOUT_DEFAULT_MS;
+	key->up = up_new(opt->up, timeout);
+	if (key->up == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (dispatch_init(&key->dispatch, key, applet_registry,
+			  applet_registry_len) != 0) {
+		snprintf(err, errlen, "%s: applets failed to start",
+			 opt->state_path);
+		goto out;
+	}
+	key->powered = 1;
+	*out = key;
+	key = NULL; /* transferred */
+	r = 0;
+out:
+	vkey_close(key);
+	return r;
+}
+
+void vkey_close(struct vkey *key)
+{
+	if (key == NULL)
+		return;
+	dispatch_free(&key->dispatch);
+	up_free(key->up);
+	store_close(key->store);
+	pthread_mutex_destroy(&key->lock);
+	free(key);
+}
+
+struct store *vkey_store(struct vkey *key)
+{
+	return key->store;
+}
+
+struct up *vkey_up(struct vkey *key)
+{
+	return key->up;
+}
+
+const char *vkey_state_path(const struct vkey *key)
+{
+	return store_path(key->store);
+}
+
+uint32_t vkey_serial(const struct vkey *key)
+{
+	return store_serial(key->store);
+}
+
+/* ISO/IEC 7816-3 ATR: direct convention, T=1 only, IFSC 254, then
+ * compact-TLV historical bytes: card capabilities (full and partial DF
+ * name selection, command chaining, extended Lc/Le) and "vkey" as the
+ * card issuer's data. */
+static const uint8_t atr_body[] = {
+	0x3B, /* TS */
+	0xFA, /* T0: TA1 TB1 TC1 TD1 present, 10 historical bytes */
+	0x13, 0x00, 0x00,
+	0x81, /* TD1: TD2 follows, T=1 */
+	0x31, /* TD2: TA3 TB3 follow, T=1 */
+	0xFE, /* TA3: IFSC 254 */
+	0x15, /* TB3: BWI 1, CWI 5 */
+	0x80, /* category: compact-TLV objects follow */
+	0x73, 0xC0, 0x21, 0xC0, /* card capabilities */
+	0x54, 'v', 'k', 'e', 'y', /* card issuer's data */
+};
+
+size_t vkey_atr(const struct vkey *key, uint8_t *buf, size_t cap)
+{
+	uint8_t tck = 0;
+
+	(void)key;
+	if (cap < sizeof(atr_body) + 1)
+		return 0;
+	memcpy(buf, atr_body, sizeof(atr_body));
+	for (size_t i = 1; i < sizeof(atr_body); i++)
+		tck ^= atr_body[i];
+	buf[sizeof(atr_body)] = tck;
+	return sizeof(atr_body) + 1;
+}
+
+void vkey_power_on(struct vkey *key)
+{
+	pthread_mutex_lock(&key->lock);
+	if (!key->powered)
+		log_info("%s: power on", vkey_state_path(key));
+	key->powered = 1;
+	pthread_mutex_unlock(&key->lock);
+}
+
+void vkey_power_off(struct vkey *key)
+{
+	up_cancel(key->up);
+	pthread_mutex_lock(&key->lock);
+	dispatch_power_off(&key->dispatch);
+	if (key->powered)
+		log_info("%s: power off", vkey_state_path(key));
+	key->powered = 0;
+	pthread_mutex_unlock(&key->lock);
+}
+
+int vkey_apdu(struct vkey *key, const uint8_t *cmd, size_t cmd_len,
+	      uint8_t *resp, size_t resp_cap, size_t *resp_len)
+{
+	if (resp_cap < 2)
+		return -1;
+	pthread_mutex_lock(&key->lock);
+	key->powered = 1; /* a command implies the card is powered */
+	dispatch_apdu(&key->dispatch, cmd, cmd_len, resp, resp_cap, resp_len);
+	pthread_mutex_unlock(&key->lock);
+	return 0;
+}
+
+int vkey_touch(struct vkey *key, unsigned wait_ms)
+{
+	return up_touch(key->up, wait_ms);
+}
+
+void vkey_cancel(struct vkey *key)
+{
+	up_cancel(key->up);
+}

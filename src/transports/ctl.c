@@ -1,0 +1,284 @@
+/* Control socket server and client (see ctl.h). Each connection gets a
+ * short-lived thread, so a `touch` that waits never holds up `status`. */
+#include "transports/ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define CTL_LINE_MAX 256
+#define CTL_REPLY_MAX 65536
+#define CTL_CLIENTS_MAX 8
+#define CTL_READ_MS 2000
+#define CTL_TOUCH_DEFAULT_MS 15000
+#define CTL_TOUCH_MAX_MS 600000
+
+struct ctl {
+	struct vkey *key;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd;
+	int wake[2];
+	pthread_t thread;
+	atomic_int clients;
+};
+
+struct client {
+	struct ctl *ctl;
+	int fd;
+};
+
+int ctl_default_path(const char *state, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s.ctl", state);
+
+	if (n < 0 || (size_t)n >= cap ||
+	    (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -1;
+	return 0;
+}
+
+static int make_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -1;
+	memcpy(sa->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
+static void send_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Read one request line (bounded in size and time). */
+static int read_line(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	while (len + 1 < cap) {
+		if (poll(&p, 1, CTL_READ_MS) <= 0)
+			return -1;
+		ssize_t n = recv(fd, buf + len, 1, 0);
+		if (n <= 0)
+			return -1;
+		if (buf[len] == '\n') {
+			buf[len] = '\0';
+			return 0;
+		}
+		len++;
+	}
+	return -1;
+}
+
+static void handle(struct ctl *c, int fd, char *req)
+{
+	char *reply = malloc(CTL_REPLY_MAX);
+	const char *verb = strtok(req, " ");
+	const char *arg = strtok(NULL, " ");
+	int ok = -1;
+
+	if (reply == NULL)
+		return;
+	reply[0] = '\0';
+	if (verb == NULL) {
+		snprintf(reply, CTL_REPLY_MAX, "empty request\n");
+	} else if (strcmp(verb, "status") == 0) {
+		ok = vkey_report_status(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
+	} else if (strcmp(verb, "list") == 0 && arg != NULL &&
+		   strcmp(arg, "oath") == 0) {
+		ok = vkey_report_oath_list(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
+	} else if (strcmp(verb, "touch") == 0) {
+		unsigned long ms = arg ? strtoul(arg, NULL, 10) : CTL_TOUCH_DEFAULT_MS;
+		if (ms > CTL_TOUCH_MAX_MS)
+			ms = CTL_TOUCH_MAX_MS;
+		ok = vkey_touch(c->key, (unsigned)ms);
+		snprintf(reply, CTL_REPLY_MAX, "%s\n",
+			 ok == 0 ? "touch delivered"
+				 : "no request for user presence arrived");
+	} else {
+		snprintf(reply, CTL_REPLY_MAX, "unknown request '%.32s'\n", verb);
+	}
+	send_all(fd, reply, strlen(reply));
+	send_all(fd, ok == 0 ? "ok\n" : "error\n", ok == 0 ? 3 : 6);
+	free(reply);
+}
+
+static void *client_main(void *arg)
+{
+	struct client *cl = arg;
+	char req[CTL_LINE_MAX];
+
+	if (read_line(cl->fd, req, sizeof(req)) == 0)
+		handle(cl->ctl, cl->fd, req);
+	close(cl->fd);
+	atomic_fetch_sub(&cl->ctl->clients, 1);
+	free(cl);
+	return NULL;
+}
+
+static void serve_client(struct ctl *c, int fd)
+{
+	struct client *cl;
+	pthread_t t;
+
+	if (atomic_fetch_add(&c->clients, 1) >= CTL_CLIENTS_MAX)
+		goto refuse;
+	cl = malloc(sizeof(*cl));
+	if (cl == NULL)
+		goto refuse;
+	cl->ctl = c;
+	cl->fd = fd;
+	if (pthread_create(&t, NULL, client_main, cl) != 0) {
+		free(cl);
+		goto refuse;
+	}
+	pthread_detach(t);
+	return;
+refuse:
+	atomic_fetch_sub(&c->clients, 1);
+	send_all(fd, "busy\nerror\n", 11);
+	close(fd);
+}
+
+static void *accept_main(void *arg)
+{
+	struct ctl *c = arg;
+	struct pollfd p[2] = { { c->fd, POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents != 0)
+			break;
+		if (p[0].revents & POLLIN) {
+			int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				serve_client(c, fd);
+		}
+	}
+	return NULL;
+}
+
+struct ctl *ctl_start(struct vkey *key, const char *path)
+{
+	struct ctl *c = calloc(1, sizeof(*c));
+	struct sockaddr_un sa;
+	mode_t old;
+
+	if (c == NULL || make_addr(path, &sa) != 0) {
+		log_error("control socket path too long: %s", path);
+		free(c);
+		return NULL;
+	}
+	c->key = key;
+	c->wake[0] = c->wake[1] = -1;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* We hold the state file's lock, so a socket left here is stale. */
+	unlink(path);
+	old = umask(0177);
+	if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(c->fd, 8) != 0) {
+		umask(old);
+		log_error("control socket %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	umask(old);
+	if (pipe2(c->wake, O_CLOEXEC) != 0 ||
+	    pthread_create(&c->thread, NULL, accept_main, c) != 0)
+		goto fail;
+	return c;
+fail:
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->wake[0] >= 0) {
+		close(c->wake[0]);
+		close(c->wake[1]);
+	}
+	free(c);
+	return NULL;
+}
+
+void ctl_stop(struct ctl *c)
+{
+	if (c == NULL)
+		return;
+	(void)!write(c->wake[1], "x", 1);
+	pthread_join(c->thread, NULL);
+	close(c->fd);
+	close(c->wake[0]);
+	close(c->wake[1]);
+	unlink(c->path);
+	/* Wait (bounded) for client threads that still use the key. */
+	for (int i = 0; i < 200 && atomic_load(&c->clients) > 0; i++)
+		usleep(10000);
+	free(c);
+}
+
+/* Client side. */
+int ctl_request(const char *path, const char *request, char *out,
+		size_t cap, unsigned timeout_ms)
+{
+	struct sockaddr_un sa;
+	struct pollfd p;
+	size_t len = 0;
+	int fd, r = -1;
+	char *end;
+
+	if (cap == 0 || make_addr(path, &sa) != 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		goto out;
+	send_all(fd, request, strlen(request));
+	send_all(fd, "\n", 1);
+	p.fd = fd;
+	p.events = POLLIN;
+	while (len + 1 < cap) {
+		if (poll(&p, 1, (int)timeout_ms) <= 0)
+			break;
+		ssize_t n = recv(fd, out + len, cap - 1 - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	out[len] = '\0';
+	/* The last line is the verdict. */
+	if (len > 0 && out[len - 1] == '\n')
+		out[--len] = '\0';
+	end = strrchr(out, '\n');
+	end = end ? end + 1 : out;
+	r = strcmp(end, "ok") == 0 ? 0 : 1;
+	*end = '\0';
+	if (r == 1 && len == 0) {
+		snprintf(out, cap, "no answer from the daemon\n");
+	}
+out:
+	close(fd);
+	return r;
+}
