@@ -21,6 +21,7 @@ struct vkey_options {
 	enum vkey_up_policy up;      /* user-presence policy */
 	unsigned up_timeout_ms;      /* bound for VKEY_UP_PROMPT; 0 = default */
 	const char *ctl_path;        /* control socket to announce in the lock, or NULL */
+	bool serving;                /* opened by a daemon (vs. a one-shot tool) */
 };
 
 /* Largest APDU (command or response) the core accepts or produces. */

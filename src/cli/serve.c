@@ -179,6 +179,7 @@ int cmd_serve(int argc, char **argv)
 	ko.up = o.up;
 	ko.up_timeout_ms = o.up_timeout_s * 1000;
 	ko.ctl_path = ctl_path;
+	ko.serving = true;
 	if (vkey_open(&key, &ko, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vkey serve: %s\n", err);
 		return 1;

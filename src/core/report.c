@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/vkey_impl.h"
 
@@ -56,7 +57,11 @@ int vkey_report_status(struct vkey *key, char *out, size_t cap)
 		return -1;
 	line(&w, "state file: %s\n", vkey_state_path(key));
 	line(&w, "serial: %u\n", vkey_serial(key));
-	line(&w, "user presence: %s\n", up_policy_name(up_policy(key->up)));
+	if (key->serving)
+		line(&w, "daemon: pid %ld, user presence %s\n", (long)getpid(),
+		     up_policy_name(up_policy(key->up)));
+	else
+		line(&w, "daemon: none holds this file\n");
 	if (up_pending(key->up, what, sizeof(what)))
 		line(&w, "waiting for touch: %s\n", what);
 	if (lock_for_report(key) != 0) {

@@ -44,6 +44,7 @@ int vkey_open(struct vkey **out, const struct vkey_options *opt, char *err,
 		goto out;
 	}
 	key->powered = 1;
+	key->serving = opt->serving;
 	*out = key;
 	key = NULL; /* transferred */
 	r = 0;

@@ -15,6 +15,7 @@ struct vkey {
 	struct dispatch dispatch;
 	pthread_mutex_t lock; /* serializes commands and reports */
 	int powered;
+	bool serving;
 };
 
 #endif
