@@ -305,6 +305,11 @@ static void run_command(struct dispatch *d, const struct apdu *cmd,
 		w.len = 0;
 		sw = SW_UNKNOWN;
 	}
+	if (sw >= 0x6400 && sw < 0x7000) {
+		/* Errors carry no data: never leak half an answer. */
+		memset(d->resp, 0, w.len);
+		w.len = 0;
+	}
 	log_command(d, cmd, sw, w.len, now_ms() - t0);
 	if (sw == SW_OK && w.len > apdu_ne_or_default(cmd)) {
 		memcpy(d->pending, d->resp, w.len);

@@ -38,7 +38,8 @@ struct applet_ops {
 	/* Factory reset of this applet's persistent data (vkey reset). */
 	int (*factory_reset)(void *state);
 	/* Text for `vkey status` (counts, retry counters, defaults in use)
-	 * and `vkey list <applet>`: lines appended to out. May be NULL. */
+	 * and `vkey list <applet>`: lines ending in '\n' appended to out
+	 * (no NUL). Return 0, or -1 on failure. May be NULL. */
 	int (*report_status)(void *state, struct wbuf *out);
 	int (*report_list)(void *state, struct wbuf *out);
 };

@@ -16,7 +16,7 @@ enum store_err {
 	STORE_LOCKED = -2,     /* another process (or key) holds the file */
 	STORE_CORRUPT = -3,    /* not a vkey state file, truncated or damaged */
 	STORE_IO = -4,         /* the OS or SQLite failed */
-	STORE_FULL = -5,       /* disk full or a namespace's quota reached */
+	STORE_FULL = -5,       /* the disk (or file system quota) is full */
 	STORE_TOO_NEW = -6,    /* schema newer than this build knows */
 	STORE_INVALID = -7,    /* bad argument */
 };
@@ -46,11 +46,13 @@ int store_get(struct store *st, const char *ns, const void *key,
 void store_free_value(uint8_t *val, size_t val_len);
 int store_put(struct store *st, const char *ns, const void *key,
 	      size_t key_len, const void *val, size_t val_len);
+/* STORE_NOT_FOUND when there was nothing to delete. */
 int store_del(struct store *st, const char *ns, const void *key,
 	      size_t key_len);
 int store_count(struct store *st, const char *ns, size_t *n);
 /* Calls cb for each record of ns in key order; a non-zero return from cb
- * stops the walk and is returned. */
+ * stops the walk and is returned. key and val are valid during the call
+ * only. */
 typedef int (*store_each_fn)(void *arg, const uint8_t *key, size_t key_len,
 			     const uint8_t *val, size_t val_len);
 int store_foreach(struct store *st, const char *ns, store_each_fn cb,
@@ -58,7 +60,11 @@ int store_foreach(struct store *st, const char *ns, store_each_fn cb,
 /* Delete every record of ns (applet reset). */
 int store_clear(struct store *st, const char *ns);
 
-/* Group several changes into one transaction (not nestable). */
+/* Group several changes into one transaction (not nestable). begin,
+ * commit and rollback come from one thread; other threads block until
+ * the transaction ends, so never hold one across a user-presence wait.
+ * After one failed change the transaction can only roll back;
+ * store_commit always ends it (a failed commit has rolled back). */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);

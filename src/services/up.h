@@ -21,7 +21,8 @@ enum up_result {
 struct up *up_new(enum vkey_up_policy policy, unsigned timeout_ms);
 void up_free(struct up *up);
 
-/* Ask for a touch. what names the operation for `vkey status` and logs.
+/* Ask for a touch. what names the operation for `vkey status` and logs
+ * (copied; the caller's buffer need only live for the call).
  * tick, if not NULL, is called about every 100 ms while waiting (for
  * keepalives); a non-zero return from it cancels the wait. */
 enum up_result up_request(struct up *up, const char *what,

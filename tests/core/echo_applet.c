@@ -50,6 +50,12 @@ static unsigned echo_process(void *state, const struct apdu *cmd,
 		return SW_OK;
 	case 0x03:
 		return SW_WRONG_DATA;
+	case 0x04:
+		wbuf_put(w, "leak", 4);
+		return SW_WRONG_DATA;
+	case 0x05:
+		wbuf_put(w, "warn", 4);
+		return SW_VERIFY_FAIL(2);
 	}
 	return SW_INS_NOT_SUPPORTED;
 }

@@ -224,6 +224,15 @@ static void applet_status_passes_through(void)
 	CHECK_EQ(resp_len, 2);
 }
 
+static void error_status_drops_data(void)
+{
+	select_echo();
+	CHECK_EQ(SEND(0x00, 0x04, 0x00, 0x00), SW_WRONG_DATA);
+	CHECK_EQ(resp_len, 2);
+	CHECK_EQ(SEND(0x00, 0x05, 0x00, 0x00), 0x63C2);
+	CHECK_EQ(resp_len, 6);
+}
+
 static void response_chaining_with_get_response(void)
 {
 	uint8_t all[600];
@@ -376,6 +385,7 @@ int main(void)
 	RUN(class_checks);
 	RUN(malformed_apdu_is_6700);
 	RUN(applet_status_passes_through);
+	RUN(error_status_drops_data);
 	RUN(response_chaining_with_get_response);
 	RUN(get_response_honours_le);
 	RUN(get_response_without_pending_is_6985);
