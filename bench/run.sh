@@ -1,0 +1,104 @@
+#!/bin/bash
+# Run every vkey benchmark against a build dir and print the figures beside
+# the reference anchors: bench/run.sh BUILD_DIR [ITERATIONS]
+set -u -o pipefail
+
+BUILD=$(cd "${1:?usage: bench/run.sh BUILD_DIR [ITERATIONS]}" && pwd)
+N=${2:-2000}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+VKEY=${VKEY:-$BUILD/vkey}
+PY=/usr/bin/python3
+VKEY_READER='Virtual PCD 00 00'
+FLOOR_READER='Virtual PCD 00 01'
+
+TMP=
+VKEY_PID=
+FLOOR_PID=
+
+. "$SRC/scripts/pcscd-harness.sh"
+
+stop_pid() {
+	local pid=$1 i
+	[[ -n $pid ]] || return 0
+	kill "$pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+cleanup() {
+	stop_pid "$FLOOR_PID"
+	stop_pid "$VKEY_PID"
+	pcscd_stop
+	[[ -n $TMP ]] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+header() {
+	echo "== vkey benchmarks ($(date -u +%F), $(nproc) cores, N=$N;" \
+		"medians and p90 in microseconds) =="
+	echo "anchors measured earlier on this machine (pyscard, median of 2000):"
+	echo "  CanoKey virtual card in pcscd: SELECT 70 us, OATH CALCULATE 80 us"
+	echo "  do-nothing C card through vpcd: SELECT 85 us"
+	echo
+}
+
+inproc() {
+	echo "-- (c, d) in process: vkey_apdu() and the raw primitive"
+	"$BUILD/bench/inproc_bench" "$TMP/inproc.db" $((N * 10)) ||
+		echo "inproc_bench failed"
+	echo
+}
+
+# Private pcscd: vkey serve in slot 00 00, the do-nothing card in 00 01.
+start_pcsc() {
+	pcscd_lock 300 || return 1
+	PORT=$(pcscd_free_port_pair) || return 1
+	pcscd_start "$TMP" "$PORT" || return 1
+	"$VKEY" serve --state "$TMP/key.db" --vpcd "127.0.0.1:$PORT" \
+		--up auto >"$TMP/vkey.log" 2>&1 &
+	VKEY_PID=$!
+	"$BUILD/bench/floor_card" $((PORT + 1)) &
+	FLOOR_PID=$!
+	pcscd_wait_card "$VKEY_READER" 15 && pcscd_wait_card "$FLOOR_READER" 15
+}
+
+pcsc() {
+	local idle
+	echo "-- (a, b, e) through PC/SC: libpcsclite -> pcscd -> vpcd -> card"
+	if ! start_pcsc; then
+		echo "PC/SC benchmarks skipped (no pcscd/vpcd or vkey did not connect)"
+		[[ -f $TMP/vkey.log ]] && tail -5 "$TMP/vkey.log"
+		return
+	fi
+	sleep 1
+	idle=$(rss_kib "$VKEY_PID")
+	timeout 300 "$BUILD/bench/pcsc_bench" -n "$N" \
+		--floor-reader "$FLOOR_READER" --vkey-reader "$VKEY_READER" ||
+		echo "pcsc_bench failed"
+	timeout 300 "$PY" "$SRC/bench/pyscard_select.py" -n "$N" \
+		"$FLOOR_READER" "do-nothing C card (floor)" \
+		"$VKEY_READER" "vkey serve" || echo "pyscard_select failed"
+	echo
+	echo "-- (f) memory of one vkey serve with one key"
+	printf '%-46s %6s KiB\n' "VmRSS idle (connected, before any APDU)" "$idle"
+	printf '%-46s %6s KiB\n' "VmRSS after the PC/SC runs" "$(rss_kib "$VKEY_PID")"
+}
+
+main() {
+	TMP=$(mktemp -d /tmp/vkey-bench.XXXXXX)
+	header
+	[[ -x $BUILD/bench/inproc_bench ]] && inproc
+	if [[ -x $BUILD/bench/pcsc_bench && -x $VKEY ]] && command -v pcscd >/dev/null; then
+		pcsc
+	else
+		echo "PC/SC benchmarks skipped (pcsc_bench, vkey or pcscd missing)"
+	fi
+}
+
+main
