@@ -250,8 +250,16 @@ static void log_command(const struct dispatch *d, const struct apdu *cmd,
 
 	if (!log_enabled(LOG_INFO))
 		return;
-	if (ops != NULL && ops->describe != NULL)
+	if (cmd->ins == INS_SELECT && cmd->p1 == SELECT_BY_DF_NAME &&
+	    (cmd->cla & 0x80) == 0) {
+		/* AIDs are public: name what was asked for. */
+		int n = snprintf(desc, sizeof(desc), "SELECT ");
+		for (size_t i = 0; i < cmd->lc && i < AID_MAX; i++)
+			n += snprintf(desc + n, sizeof(desc) - (size_t)n,
+				      "%02X", cmd->data[i]);
+	} else if (ops != NULL && ops->describe != NULL) {
 		ops->describe(cmd, desc, sizeof(desc));
+	}
 	if (desc[0] == '\0')
 		snprintf(desc, sizeof(desc), "INS %02X", cmd->ins);
 	if (!log_enabled(LOG_DEBUG)) {

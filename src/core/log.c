@@ -27,7 +27,7 @@ void vlog(enum log_level level, const char *fmt, ...)
 	struct tm tm;
 	va_list ap;
 
-	if (!log_enabled(level))
+	if (!log_enabled(level) || fmt == NULL)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
