@@ -23,9 +23,6 @@
 /* PRAGMA application_id of every vkey state file: "vkey" in ASCII. */
 #define STORE_APP_ID 0x766b6579
 
-#define STORE_MAX_NS 64
-#define STORE_MAX_KEY 1024
-#define STORE_MAX_VAL (1024 * 1024)
 /* Longest blob SQLite may hand us: a record plus slack. A crafted file
  * cannot make a read allocate more than this. */
 #define STORE_MAX_BLOB (2 * 1024 * 1024)
@@ -1152,6 +1149,37 @@ int store_foreach(struct store *st, const char *ns, store_each_fn cb,
 		goto out;
 	}
 	sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+	r = walk(st, s, cb, arg);
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int store_foreach_prefix(struct store *st, const char *ns,
+			 const void *prefix, size_t prefix_len,
+			 store_each_fn cb, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	if (st == NULL || !ns_ok(ns) || cb == NULL ||
+	    (prefix == NULL && prefix_len > 0) || prefix_len > STORE_MAX_KEY)
+		return STORE_INVALID;
+	r = op_enter(st);
+	if (r != STORE_OK)
+		return r;
+	rc = sqlite3_prepare_v2(st->db, "SELECT k, v FROM kv WHERE ns = ?1 "
+				"AND substr(k, 1, ?3) = ?2 ORDER BY k", -1, &s,
+				NULL);
+	if (rc != SQLITE_OK) {
+		r = op_fail(st, rc, "walking records");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, prefix_len ? prefix : "", (int)prefix_len,
+			  SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, (int)prefix_len);
 	r = walk(st, s, cb, arg);
 out:
 	sqlite3_finalize(s);

@@ -21,6 +21,11 @@ enum store_err {
 	STORE_INVALID = -7,    /* bad argument */
 };
 
+/* Limits on record namespaces, keys and values (bytes). */
+#define STORE_MAX_NS 64
+#define STORE_MAX_KEY 1024
+#define STORE_MAX_VAL (1024 * 1024)
+
 /* Size of the per-key device secret created at initialization. */
 #define STORE_DEVICE_SECRET_LEN 32
 
@@ -57,6 +62,10 @@ typedef int (*store_each_fn)(void *arg, const uint8_t *key, size_t key_len,
 			     const uint8_t *val, size_t val_len);
 int store_foreach(struct store *st, const char *ns, store_each_fn cb,
 		  void *arg);
+/* Like store_foreach, for the records whose key starts with prefix. */
+int store_foreach_prefix(struct store *st, const char *ns,
+			 const void *prefix, size_t prefix_len,
+			 store_each_fn cb, void *arg);
 /* Delete every record of ns (applet reset). */
 int store_clear(struct store *st, const char *ns);
 

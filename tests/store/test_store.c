@@ -316,6 +316,48 @@ static void foreach_walks_in_key_order(void)
 	store_close(st);
 }
 
+static int count_record(void *arg, const uint8_t *key, size_t key_len,
+			const uint8_t *val, size_t val_len)
+{
+	(void)key;
+	(void)key_len;
+	(void)val;
+	(void)val_len;
+	((struct walk_log *)arg)->n++;
+	return 0;
+}
+
+static void foreach_prefix_walks_only_matching_keys(void)
+{
+	char p[512];
+	struct store *st = NULL;
+	struct walk_log w = { .stop_after = 0 };
+	static const uint8_t bin[] = { 'x', 0x00, 0xFF };
+
+	CHECK_EQ(store_open(&st, tpath(p, sizeof(p), "prefix.db"), NULL,
+			    NULL, 0), STORE_OK);
+	if (st == NULL)
+		return;
+	CHECK_EQ(store_put(st, "w", "ab", 2, "1", 1), STORE_OK);
+	CHECK_EQ(store_put(st, "w", "b", 1, "2", 1), STORE_OK);
+	CHECK_EQ(store_put(st, "w", "aa", 2, "3", 1), STORE_OK);
+	CHECK_EQ(store_put(st, "w", "a", 1, "4", 1), STORE_OK);
+	CHECK_EQ(store_put(st, "w", bin, 3, "5", 1), STORE_OK);
+	CHECK_EQ(store_put(st, "other", "az", 2, "6", 1), STORE_OK);
+	CHECK_EQ(store_foreach_prefix(st, "w", "a", 1, count_record, &w), 0);
+	CHECK_EQ(w.n, 3);
+	w.n = 0;
+	CHECK_EQ(store_foreach_prefix(st, "w", bin, 2, count_record, &w), 0);
+	CHECK_EQ(w.n, 1);
+	w.n = 0;
+	CHECK_EQ(store_foreach_prefix(st, "w", NULL, 0, count_record, &w), 0);
+	CHECK_EQ(w.n, 5);
+	w.n = 0;
+	CHECK_EQ(store_foreach_prefix(st, "w", "c", 1, count_record, &w), 0);
+	CHECK_EQ(w.n, 0);
+	store_close(st);
+}
+
 static void foreach_stop_value_is_returned(void)
 {
 	char p[512];
@@ -969,6 +1011,7 @@ int main(void)
 	RUN(namespaces_are_separate_and_counted);
 	RUN(foreach_walks_in_key_order);
 	RUN(foreach_stop_value_is_returned);
+	RUN(foreach_prefix_walks_only_matching_keys);
 	RUN(clear_empties_only_its_namespace);
 	RUN(commit_keeps_every_change);
 	RUN(rollback_discards_every_change);
