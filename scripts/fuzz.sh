@@ -9,7 +9,7 @@ work=$(mktemp -d /tmp/vkey-fuzz-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 status=0
 for exe in "$build"/fuzz/fuzz_*; do
-	[ -x "$exe" ] || continue
+	[ -f "$exe" ] && [ -x "$exe" ] || continue
 	name=${exe##*/fuzz_}
 	mkdir -p "$work/$name"
 	echo "fuzz: $name for ${seconds}s"
