@@ -103,6 +103,13 @@ void dispatch_power_off(struct dispatch *d)
 			d->slots[i].ops->power_off(d->slots[i].state);
 }
 
+void dispatch_power_on(struct dispatch *d)
+{
+	for (size_t i = 0; i < d->n_slots; i++)
+		if (d->slots[i].ops->power_on != NULL)
+			d->slots[i].ops->power_on(d->slots[i].state);
+}
+
 struct dispatch_slot *dispatch_find(struct dispatch *d, const char *name)
 {
 	for (size_t i = 0; i < d->n_slots; i++)

@@ -44,6 +44,8 @@ int dispatch_init(struct dispatch *d, struct vkey *key,
 void dispatch_free(struct dispatch *d);
 /* Forget volatile state: selection, chains, applets' session state. */
 void dispatch_power_off(struct dispatch *d);
+/* Tell applets that power came back (a CTAP power-up event). */
+void dispatch_power_on(struct dispatch *d);
 
 /* One command in, one response (data + SW) out. resp_cap must be at
  * least 2; responses never exceed VKEY_APDU_MAX. */

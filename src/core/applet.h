@@ -32,6 +32,9 @@ struct applet_ops {
 	unsigned (*process)(void *state, const struct apdu *cmd, struct wbuf *resp);
 	/* Power off / reset: drop volatile state (PIN verified, sessions). */
 	void (*power_off)(void *state);
+	/* A power-up event (PC/SC power on, USB attach), after power_off.
+	 * May be NULL. */
+	void (*power_on)(void *state);
 	/* One-line description for debug logs; must never reveal secrets
 	 * (no key material, PINs, codes or challenges). May be NULL. */
 	void (*describe)(const struct apdu *cmd, char *out, size_t cap);

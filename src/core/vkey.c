@@ -118,8 +118,10 @@ size_t vkey_atr(const struct vkey *key, uint8_t *buf, size_t cap)
 void vkey_power_on(struct vkey *key)
 {
 	pthread_mutex_lock(&key->lock);
-	if (!key->powered)
+	if (!key->powered) {
 		log_info("%s: power on", vkey_state_path(key));
+		dispatch_power_on(&key->dispatch);
+	}
 	key->powered = 1;
 	pthread_mutex_unlock(&key->lock);
 }
@@ -141,7 +143,9 @@ int vkey_apdu(struct vkey *key, const uint8_t *cmd, size_t cmd_len,
 	if (resp_cap < 2)
 		return -1;
 	pthread_mutex_lock(&key->lock);
-	key->powered = 1; /* a command implies the card is powered */
+	if (!key->powered) /* a command implies the card is powered */
+		dispatch_power_on(&key->dispatch);
+	key->powered = 1;
 	dispatch_apdu(&key->dispatch, cmd, cmd_len, resp, resp_cap, resp_len);
 	pthread_mutex_unlock(&key->lock);
 	return 0;

@@ -199,6 +199,37 @@ uint8_t ctap_pin_verify(uint64_t protocol, const uint8_t *secret,
 			const uint8_t *msg, size_t msg_len,
 			const uint8_t *sig, size_t sig_len);
 
+/* ---- Credential side, for U2F (cred.c, counter.c, attest.c) ----
+ * U2F registrations and CTAP2 non-discoverable ES256 credentials share
+ * one credential-ID format, so each works through the other protocol. */
+
+#define CTAP_CRED_ID_MAX 128
+
+/* A new non-discoverable ES256 credential bound to rp_id_hash (the U2F
+ * application parameter). CTAP2_OK or an error status. */
+uint8_t ctap_cred_new_u2f(struct ctap *c, const uint8_t rp_id_hash[32],
+			  uint8_t *cred_id, size_t *cred_id_len,
+			  uint8_t pub[65]);
+/* True when cred_id is this key's credential for rp_id_hash and U2F may
+ * use it (ES256; credProtect allows use without user verification). */
+bool ctap_cred_u2f_usable(struct ctap *c, const uint8_t rp_id_hash[32],
+			  const uint8_t *cred_id, size_t cred_id_len);
+/* Sign msg (ECDSA P-256, SHA-256, DER) with that credential. */
+uint8_t ctap_cred_sign_u2f(struct ctap *c, const uint8_t rp_id_hash[32],
+			   const uint8_t *cred_id, size_t cred_id_len,
+			   const uint8_t *msg, size_t msg_len, uint8_t *sig,
+			   size_t *sig_len);
+/* The next signature counter value: strictly increasing, also across a
+ * crash, without an fsync per call (reserved blocks, DESIGN.md). */
+uint32_t ctap_counter_next(struct ctap *c);
+/* The attestation key (ECDSA P-256) and its certificate chain: the leaf
+ * (for packed "x5c" and U2F registration) and the per-key CA. */
+int ctap_attest_sign(struct ctap *c, const uint8_t *msg, size_t msg_len,
+		     uint8_t *sig, size_t *sig_len);
+const uint8_t *ctap_attest_cert(struct ctap *c, size_t *len);
+/* vkey's AAGUID (16 bytes). */
+extern const uint8_t ctap_aaguid[16];
+
 /* ---- Command handlers: params is the request's CBOR map (NULL when the
  * request had none); out receives the CBOR response body. Each returns a
  * CTAP status. ---- */
