@@ -2,10 +2,21 @@
  * module includes an OpenSSL header. */
 #include "services/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
+
+#include <limits.h>
+#include <string.h>
+
+#define AES_BLOCK 16
+#define AES256_KEY_LEN 32
+#define GCM_NONCE_LEN 12
+#define GCM_TAG_LEN 16
 
 int crypto_random(void *buf, size_t len)
 {
@@ -70,4 +81,161 @@ void crypto_wipe(void *p, size_t len)
 {
 	if (p != NULL)
 		OPENSSL_cleanse(p, len);
+}
+
+int crypto_aes256_cbc(int encrypt, const uint8_t key[32],
+		      const uint8_t iv[16], const uint8_t *in, size_t len,
+		      uint8_t *out)
+{
+	static const uint8_t zero_iv[AES_BLOCK];
+	EVP_CIPHER_CTX *ctx = NULL;
+	int n = 0, r = -1;
+
+	if (key == NULL || len % AES_BLOCK != 0 || len > INT_MAX ||
+	    (len != 0 && (in == NULL || out == NULL)))
+		goto out;
+	if (len == 0) {
+		r = 0;
+		goto out;
+	}
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_CipherInit_ex2(ctx, EVP_aes_256_cbc(), key,
+			       iv != NULL ? iv : zero_iv, encrypt ? 1 : 0,
+			       NULL) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1)
+		goto out;
+	/* Without padding and on whole blocks, Update writes everything. */
+	if (EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1 ||
+	    (size_t)n != len)
+		goto out;
+	r = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
+}
+
+/* Feeds aad then in through an initialized GCM context; out gets len
+ * bytes. */
+static int gcm_update(EVP_CIPHER_CTX *ctx, const uint8_t *aad,
+		      size_t aad_len, const uint8_t *in, size_t len,
+		      uint8_t *out)
+{
+	int n = 0;
+
+	if (aad_len > INT_MAX || len > INT_MAX)
+		return -1;
+	if (aad_len != 0 &&
+	    EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
+		return -1;
+	if (len != 0 && (EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1 ||
+			 (size_t)n != len))
+		return -1;
+	return 0;
+}
+
+static int gcm_args_ok(const uint8_t *key, const uint8_t *nonce,
+		       const uint8_t *aad, size_t aad_len, const uint8_t *in,
+		       size_t len, const uint8_t *out, const uint8_t *tag)
+{
+	return key != NULL && nonce != NULL && tag != NULL &&
+	       (aad != NULL || aad_len == 0) &&
+	       ((in != NULL && out != NULL) || len == 0);
+}
+
+int crypto_aes256_gcm_seal(const uint8_t key[32], const uint8_t nonce[12],
+			   const uint8_t *aad, size_t aad_len,
+			   const uint8_t *in, size_t len, uint8_t *out,
+			   uint8_t tag[16])
+{
+	EVP_CIPHER_CTX *ctx = NULL;
+	uint8_t fin[AES_BLOCK];
+	int n = 0, r = -1;
+
+	if (!gcm_args_ok(key, nonce, aad, aad_len, in, len, out, tag))
+		goto out;
+	/* The default GCM IV length is the 12 bytes we take. */
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_EncryptInit_ex2(ctx, EVP_aes_256_gcm(), key, nonce,
+				NULL) != 1 ||
+	    gcm_update(ctx, aad, aad_len, in, len, out) != 0 ||
+	    EVP_EncryptFinal_ex(ctx, fin, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, GCM_TAG_LEN,
+				tag) != 1)
+		goto out;
+	r = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
+}
+
+int crypto_aes256_gcm_open(const uint8_t key[32], const uint8_t nonce[12],
+			   const uint8_t *aad, size_t aad_len,
+			   const uint8_t *in, size_t len,
+			   const uint8_t tag[16], uint8_t *out)
+{
+	EVP_CIPHER_CTX *ctx = NULL;
+	uint8_t want[GCM_TAG_LEN];
+	uint8_t fin[AES_BLOCK];
+	int n = 0, r = -1;
+
+	if (!gcm_args_ok(key, nonce, aad, aad_len, in, len, out, tag))
+		goto out;
+	/* SET_TAG takes a non-const pointer; hand it a copy. */
+	memcpy(want, tag, sizeof(want));
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_DecryptInit_ex2(ctx, EVP_aes_256_gcm(), key, nonce,
+				NULL) != 1 ||
+	    gcm_update(ctx, aad, aad_len, in, len, out) != 0 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, GCM_TAG_LEN,
+				want) != 1 ||
+	    EVP_DecryptFinal_ex(ctx, fin, &n) != 1)
+		goto out;
+	r = 0;
+out:
+	/* Never hand back plaintext that failed authentication. */
+	if (r != 0 && out != NULL && len != 0)
+		OPENSSL_cleanse(out, len);
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
+}
+
+int crypto_hkdf_sha256(const uint8_t *salt, size_t salt_len,
+		       const uint8_t *ikm, size_t ikm_len,
+		       const uint8_t *info, size_t info_len, uint8_t *out,
+		       size_t out_len)
+{
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *ctx = NULL;
+	char digest[] = OSSL_DIGEST_NAME_SHA2_256;
+	OSSL_PARAM params[5];
+	size_t n = 0;
+	int r = -1;
+
+	if (ikm == NULL || ikm_len == 0 || out == NULL || out_len == 0 ||
+	    (salt == NULL && salt_len != 0) || (info == NULL && info_len != 0))
+		goto out;
+	params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+						       digest, 0);
+	params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+							(void *)ikm, ikm_len);
+	/* An absent salt means HashLen zero bytes (RFC 5869 §2.2), which is
+	 * what OpenSSL does when no salt is set. */
+	if (salt_len != 0)
+		params[n++] = OSSL_PARAM_construct_octet_string(
+			OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
+	if (info_len != 0)
+		params[n++] = OSSL_PARAM_construct_octet_string(
+			OSSL_KDF_PARAM_INFO, (void *)info, info_len);
+	params[n] = OSSL_PARAM_construct_end();
+	if ((kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL)) == NULL ||
+	    (ctx = EVP_KDF_CTX_new(kdf)) == NULL ||
+	    EVP_KDF_derive(ctx, out, out_len, params) != 1)
+		goto out;
+	r = 0;
+out:
+	if (r != 0 && out != NULL)
+		OPENSSL_cleanse(out, out_len);
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	return r;
 }

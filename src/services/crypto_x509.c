@@ -1,1 +1,261 @@
-/* placeholder: being written */
+/* X.509 v3 certificates for FIDO attestation: a self-signed CA and the
+ * leaves it signs (WebAuthn §8.2.1 packed attestation), ECDSA P-256. */
+#include "services/crypto_int.h"
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* id-fido-gen-ce-aaguid (FIDO Metadata / WebAuthn §8.2.1). */
+#define OID_FIDO_AAGUID "1.3.6.1.4.1.45724.1.1.4"
+#define AAGUID_LEN 16
+#define DER_OCTET_STRING 0x04
+/* WebAuthn §8.2.1: the OU of a packed attestation certificate. */
+#define ATTESTATION_OU "Authenticator Attestation"
+/* Far enough for any attestation root, near enough to stay well inside
+ * what the time arithmetic handles. */
+#define CERT_DAYS_MAX 36525u
+
+static int field_ok(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+/* A leaf that carries an AAGUID is a packed attestation certificate, whose
+ * subject WebAuthn §8.2.1 fixes: C (ISO 3166 two letters), O, OU, CN. */
+static int req_ok(const struct crypto_cert_req *req)
+{
+	if (req == NULL || !field_ok(req->cn) || req->serial == 0 ||
+	    req->days == 0 || req->days > CERT_DAYS_MAX)
+		return 0;
+	if (req->aaguid == NULL)
+		return 1;
+	return !req->is_ca && field_ok(req->c) && strlen(req->c) == 2 &&
+	       field_ok(req->o) && field_ok(req->ou) &&
+	       strcmp(req->ou, ATTESTATION_OU) == 0;
+}
+
+static int name_add(X509_NAME *name, const char *field, const char *value)
+{
+	if (value == NULL)
+		return 0;
+	return X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
+					  (const unsigned char *)value, -1,
+					  -1, 0) == 1 ? 0 : -1;
+}
+
+static int subject_set(X509 *cert, const struct crypto_cert_req *req)
+{
+	X509_NAME *name = X509_NAME_new();
+	int r = -1;
+
+	if (name == NULL || name_add(name, "C", req->c) != 0 ||
+	    name_add(name, "O", req->o) != 0 ||
+	    name_add(name, "OU", req->ou) != 0 ||
+	    name_add(name, "CN", req->cn) != 0 ||
+	    X509_set_subject_name(cert, name) != 1)
+		goto out;
+	r = 0;
+out:
+	X509_NAME_free(name);
+	return r;
+}
+
+/* Parses the whole of der as one certificate; trailing bytes fail. */
+static X509 *cert_parse(const uint8_t *der, size_t der_len)
+{
+	const unsigned char *p = der;
+	X509 *cert = NULL;
+
+	if (der == NULL || der_len == 0 || der_len > LONG_MAX)
+		return NULL;
+	cert = d2i_X509(NULL, &p, (long)der_len);
+	if (cert != NULL && p != der + der_len) {
+		X509_free(cert);
+		cert = NULL;
+	}
+	return cert;
+}
+
+/* Adds one extension written in OpenSSL's configuration syntax; ctx
+ * names the subject and issuer certificates the key identifiers come
+ * from. */
+static int ext_add_conf(X509 *cert, X509V3_CTX *ctx, int nid,
+			const char *value)
+{
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+	int r = -1;
+
+	if (ext == NULL || X509_add_ext(cert, ext, -1) != 1)
+		goto out;
+	r = 0;
+out:
+	X509_EXTENSION_free(ext);
+	return r;
+}
+
+/* The extnValue is the DER OCTET STRING 04 10 <aaguid>: X.509 wraps it in
+ * a second OCTET STRING, as WebAuthn §8.2.1 specifies. */
+static int ext_add_aaguid(X509 *cert, const uint8_t *aaguid)
+{
+	uint8_t value[2 + AAGUID_LEN] = { DER_OCTET_STRING, AAGUID_LEN };
+	ASN1_OBJECT *oid = OBJ_txt2obj(OID_FIDO_AAGUID, 1);
+	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+	X509_EXTENSION *ext = NULL;
+	int r = -1;
+
+	memcpy(value + 2, aaguid, AAGUID_LEN);
+	if (oid == NULL || os == NULL ||
+	    ASN1_OCTET_STRING_set(os, value, (int)sizeof(value)) != 1 ||
+	    (ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, os)) == NULL ||
+	    X509_add_ext(cert, ext, -1) != 1)
+		goto out;
+	r = 0;
+out:
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(os);
+	ASN1_OBJECT_free(oid);
+	return r;
+}
+
+/* The subject key identifier comes first so that a self-signed
+ * certificate's authority key identifier can copy it. */
+static int extensions_add(X509 *cert, X509 *issuer,
+			  const struct crypto_cert_req *req)
+{
+	X509V3_CTX ctx;
+
+	X509V3_set_ctx(&ctx, issuer != NULL ? issuer : cert, cert, NULL, NULL,
+		       0);
+	if (req->is_ca) {
+		if (ext_add_conf(cert, &ctx, NID_basic_constraints,
+				 "critical,CA:TRUE") != 0 ||
+		    ext_add_conf(cert, &ctx, NID_key_usage,
+				 "critical,keyCertSign,cRLSign") != 0)
+			return -1;
+	} else if (ext_add_conf(cert, &ctx, NID_basic_constraints,
+				"critical,CA:FALSE") != 0) {
+		return -1;
+	}
+	if (ext_add_conf(cert, &ctx, NID_subject_key_identifier, "hash") != 0 ||
+	    ext_add_conf(cert, &ctx, NID_authority_key_identifier,
+			 "keyid:always") != 0)
+		return -1;
+	if (req->aaguid != NULL && ext_add_aaguid(cert, req->aaguid) != 0)
+		return -1;
+	return 0;
+}
+
+/* Everything but the extensions and the signature. */
+static int body_set(X509 *cert, X509 *issuer, EVP_PKEY *subject_key,
+		    const struct crypto_cert_req *req)
+{
+	if (X509_set_version(cert, X509_VERSION_3) != 1 ||
+	    ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert),
+				    req->serial) != 1 ||
+	    subject_set(cert, req) != 0 ||
+	    X509_set_pubkey(cert, subject_key) != 1)
+		return -1;
+	if (X509_set_issuer_name(cert, issuer != NULL ?
+				 X509_get_subject_name(issuer) :
+				 X509_get_subject_name(cert)) != 1)
+		return -1;
+	if (X509_gmtime_adj(X509_getm_notBefore(cert), 0) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(cert), (int)req->days, 0,
+			     NULL) == NULL)
+		return -1;
+	return 0;
+}
+
+/* The signing key must belong to the issuer (or, self-signed, to the
+ * subject), else the certificate would never verify. */
+static int signer_ok(EVP_PKEY *signer, X509 *issuer, EVP_PKEY *subject_key)
+{
+	if (issuer == NULL)
+		return EVP_PKEY_eq(signer, subject_key) == 1;
+	return X509_check_ca(issuer) != 0 &&
+	       X509_check_private_key(issuer, signer) == 1;
+}
+
+static int cert_encode(X509 *cert, uint8_t **der, size_t *der_len)
+{
+	unsigned char *buf = NULL, *p;
+	int n = i2d_X509(cert, NULL);
+	int r = -1;
+
+	if (n <= 0 || (buf = malloc((size_t)n)) == NULL)
+		goto out;
+	p = buf;
+	if (i2d_X509(cert, &p) != n)
+		goto out;
+	*der = buf;
+	*der_len = (size_t)n;
+	buf = NULL; /* transferred */
+	r = 0;
+out:
+	free(buf);
+	return r;
+}
+
+int crypto_x509_issue(const struct crypto_cert_req *req,
+		      const uint8_t *subject_pub, size_t subject_pub_len,
+		      const uint8_t *issuer_priv, size_t issuer_priv_len,
+		      const uint8_t *issuer_cert, size_t issuer_cert_len,
+		      uint8_t **der, size_t *der_len)
+{
+	EVP_PKEY *subject_key = NULL, *signer = NULL;
+	X509 *cert = NULL, *issuer = NULL;
+	int r = -1;
+
+	if (der == NULL || der_len == NULL || !req_ok(req))
+		goto out;
+	if ((subject_key = crypto_pkey_pub(CRYPTO_P256, subject_pub,
+					   subject_pub_len)) == NULL ||
+	    (signer = crypto_pkey_priv(CRYPTO_P256, issuer_priv,
+				       issuer_priv_len, 1)) == NULL)
+		goto out;
+	if (issuer_cert != NULL &&
+	    (issuer = cert_parse(issuer_cert, issuer_cert_len)) == NULL)
+		goto out;
+	if (!signer_ok(signer, issuer, subject_key) ||
+	    (cert = X509_new()) == NULL ||
+	    body_set(cert, issuer, subject_key, req) != 0 ||
+	    extensions_add(cert, issuer, req) != 0 ||
+	    X509_sign(cert, signer, EVP_sha256()) <= 0)
+		goto out;
+	r = cert_encode(cert, der, der_len);
+out:
+	X509_free(cert);
+	X509_free(issuer);
+	EVP_PKEY_free(signer);
+	EVP_PKEY_free(subject_key);
+	return r;
+}
+
+char *crypto_x509_pem(const uint8_t *der, size_t der_len)
+{
+	X509 *cert = cert_parse(der, der_len);
+	BIO *bio = NULL;
+	char *data = NULL, *pem = NULL;
+	long n;
+
+	if (cert == NULL || (bio = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_X509(bio, cert) != 1)
+		goto out;
+	n = BIO_get_mem_data(bio, &data);
+	if (n <= 0 || (pem = malloc((size_t)n + 1)) == NULL)
+		goto out;
+	memcpy(pem, data, (size_t)n);
+	pem[n] = '\0';
+out:
+	BIO_free(bio);
+	X509_free(cert);
+	return pem;
+}

@@ -1,0 +1,20 @@
+/* Internal to the crypto service: OpenSSL key objects built from the raw
+ * bytes that cross crypto.h. Only src/services/crypto*.c include this. */
+#ifndef VKEY_CRYPTO_INT_H
+#define VKEY_CRYPTO_INT_H
+
+#include "services/crypto.h"
+
+#include <openssl/evp.h>
+
+/* A key holding the private part of priv (and, for P-256, the public point
+ * too when with_pub is set: X.509 and key checks need it, signing does
+ * not). NULL for a wrong length or an out-of-range scalar. */
+EVP_PKEY *crypto_pkey_priv(enum crypto_curve curve, const uint8_t *priv,
+			   size_t priv_len, int with_pub);
+/* A public key; NULL unless pub is a valid encoding of a point on the
+ * curve (uncompressed only for P-256). */
+EVP_PKEY *crypto_pkey_pub(enum crypto_curve curve, const uint8_t *pub,
+			  size_t pub_len);
+
+#endif
