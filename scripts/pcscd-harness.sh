@@ -131,16 +131,21 @@ sys.exit("pcscd-harness: no card in %r after %gs" % (name, secs))
 EOF
 }
 
-# Stop the pcscd this shell started (by its PID only).
-pcscd_stop() {
-	local i
-	[[ -n $PCSCD_PID ]] || return 0
-	kill "$PCSCD_PID" 2>/dev/null
+# Stop a process this shell started, by its PID: TERM, up to 5 s, KILL.
+stop_pid() {
+	local pid=$1 i
+	[[ -n $pid ]] || return 0
+	kill "$pid" 2>/dev/null
 	for ((i = 0; i < 50; i++)); do
-		kill -0 "$PCSCD_PID" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -9 "$PCSCD_PID" 2>/dev/null
-	wait "$PCSCD_PID" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# Stop the pcscd this shell started (by its PID only).
+pcscd_stop() {
+	stop_pid "$PCSCD_PID"
 	PCSCD_PID=
 }

@@ -22,8 +22,9 @@ struct auth_req {
 	struct rbuf response;
 };
 
-static int auth_field(struct auth_req *q, uint8_t tag, struct rbuf *val)
+static int auth_field(void *req, uint8_t tag, struct rbuf *val)
 {
+	struct auth_req *q = req;
 	unsigned bit;
 
 	switch (tag) {
@@ -52,16 +53,8 @@ static int auth_field(struct auth_req *q, uint8_t tag, struct rbuf *val)
 
 static int auth_parse(const struct apdu *cmd, struct auth_req *q)
 {
-	struct rbuf r = rbuf_init(cmd->data, cmd->lc);
-	struct rbuf val;
-	uint8_t tag;
-
 	memset(q, 0, sizeof(*q));
-	while (rbuf_left(&r) > 0)
-		if (oath_next(&r, &tag, &val) != 0 ||
-		    auth_field(q, tag, &val) != 0)
-			return -1;
-	return 0;
+	return oath_parse_fields(cmd, auth_field, q);
 }
 
 /* HMAC of msg under key with the code's algorithm; *len gets its size. */

@@ -29,8 +29,9 @@ static bool p1p2_zero(const struct apdu *cmd)
 }
 
 /* Record one element of PUT; -1 for a duplicate or unknown tag. */
-static int put_field(struct put_req *q, uint8_t tag, struct rbuf *val)
+static int put_field(void *req, uint8_t tag, struct rbuf *val)
 {
+	struct put_req *q = req;
 	unsigned bit;
 
 	switch (tag) {
@@ -68,16 +69,8 @@ static int put_field(struct put_req *q, uint8_t tag, struct rbuf *val)
 
 static int put_parse(const struct apdu *cmd, struct put_req *q)
 {
-	struct rbuf r = rbuf_init(cmd->data, cmd->lc);
-	struct rbuf val;
-	uint8_t tag;
-
 	memset(q, 0, sizeof(*q));
-	while (rbuf_left(&r) > 0)
-		if (oath_next(&r, &tag, &val) != 0 ||
-		    put_field(q, tag, &val) != 0)
-			return -1;
-	return 0;
+	return oath_parse_fields(cmd, put_field, q);
 }
 
 /* All of PUT's rules in one place. */

@@ -26,6 +26,20 @@ int oath_next(struct rbuf *r, uint8_t *tag, struct rbuf *val)
 	return 0;
 }
 
+int oath_parse_fields(const struct apdu *cmd,
+		      int (*field)(void *req, uint8_t tag, struct rbuf *val),
+		      void *req)
+{
+	struct rbuf r = rbuf_init(cmd->data, cmd->lc);
+	struct rbuf val;
+	uint8_t tag;
+
+	while (rbuf_left(&r) > 0)
+		if (oath_next(&r, &tag, &val) != 0 || field(req, tag, &val) != 0)
+			return -1;
+	return 0;
+}
+
 bool oath_name_ok(const struct rbuf *name)
 {
 	return name->len >= 1 && name->len <= OATH_NAME_MAX;

@@ -120,6 +120,11 @@ int oath_salt_renew(struct oath *o);
 
 /* oath_parse.c: the YKOATH element reader and field checks. */
 int oath_next(struct rbuf *r, uint8_t *tag, struct rbuf *val);
+/* Read every element of cmd's data, handing each to field (which returns
+ * -1 to reject it). Returns 0, or -1 for malformed data or a rejection. */
+int oath_parse_fields(const struct apdu *cmd,
+		      int (*field)(void *req, uint8_t tag, struct rbuf *val),
+		      void *req);
 bool oath_name_ok(const struct rbuf *name);
 int oath_md(uint8_t alg);
 size_t oath_block_len(uint8_t alg);
