@@ -3,6 +3,7 @@
 # plugs in), then run a key with the default state file in the foreground.
 set -eu
 vkey=$1
+shift
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
