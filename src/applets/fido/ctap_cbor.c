@@ -49,7 +49,6 @@ struct scan {
 	int max_depth;
 	int depth;
 	struct scan_frame st[CTAP_CBOR_MAX_DEPTH + 4];
-	uint8_t top_major;  /* major type of the top-level item */
 };
 
 static void ev_set(void *ctx, enum scan_ev ev, uint64_t v)
@@ -515,9 +514,33 @@ out:
 	return r;
 }
 
+/* The narrowest libcbor integer for v, so that even libcbor's own
+ * serializer (which keeps widths) writes it in shortest form. */
+static cbor_item_t *build_uint(uint64_t v)
+{
+	if (v <= UINT8_MAX)
+		return cbor_build_uint8((uint8_t)v);
+	if (v <= UINT16_MAX)
+		return cbor_build_uint16((uint16_t)v);
+	if (v <= UINT32_MAX)
+		return cbor_build_uint32((uint32_t)v);
+	return cbor_build_uint64(v);
+}
+
+static cbor_item_t *build_negint(uint64_t v)
+{
+	if (v <= UINT8_MAX)
+		return cbor_build_negint8((uint8_t)v);
+	if (v <= UINT16_MAX)
+		return cbor_build_negint16((uint16_t)v);
+	if (v <= UINT32_MAX)
+		return cbor_build_negint32((uint32_t)v);
+	return cbor_build_negint64(v);
+}
+
 int ctap_map_put_uint(cbor_item_t *map, uint64_t key, cbor_item_t *value)
 {
-	return map_put(map, cbor_build_uint64(key), value);
+	return map_put(map, build_uint(key), value);
 }
 
 int ctap_map_put_text(cbor_item_t *map, const char *key, cbor_item_t *value)
@@ -525,18 +548,16 @@ int ctap_map_put_text(cbor_item_t *map, const char *key, cbor_item_t *value)
 	return map_put(map, cbor_build_string(key), value);
 }
 
-static int map_put_int(cbor_item_t *map, int64_t key, cbor_item_t *value)
-{
-	cbor_item_t *k = key >= 0 ? cbor_build_uint64((uint64_t)key)
-				  : cbor_build_negint64((uint64_t)(-1 - key));
-
-	return map_put(map, k, value);
-}
-
 static cbor_item_t *build_int(int64_t v)
 {
-	return v >= 0 ? cbor_build_uint64((uint64_t)v)
-		      : cbor_build_negint64((uint64_t)(-1 - v));
+	/* A negative int n is encoded as -1 - n. */
+	return v >= 0 ? build_uint((uint64_t)v)
+		      : build_negint((uint64_t)(-1 - v));
+}
+
+static int map_put_int(cbor_item_t *map, int64_t key, cbor_item_t *value)
+{
+	return map_put(map, build_int(key), value);
 }
 
 /* ---- COSE keys ---- */
@@ -593,13 +614,15 @@ uint8_t ctap_cose_p256(const cbor_item_t *cose, uint8_t pub[65])
 		return CTAP2_ERR_CBOR_UNEXPECTED_TYPE;
 	kty = cose_get(cose, COSE_KTY);
 	crv = cose_get(cose, COSE_CRV);
-	x = cose_get(cose, COSE_X);
-	y = cose_get(cose, COSE_Y);
-	if (kty == NULL || crv == NULL || x == NULL || y == NULL)
+	if (kty == NULL || crv == NULL)
 		return CTAP2_ERR_MISSING_PARAMETER;
 	if (ctap_int(kty, &v) != CTAP2_OK || v != COSE_KTY_EC2 ||
 	    ctap_int(crv, &v) != CTAP2_OK || v != COSE_CRV_P256)
 		return CTAP1_ERR_INVALID_PARAMETER;
+	x = cose_get(cose, COSE_X);
+	y = cose_get(cose, COSE_Y);
+	if (x == NULL || y == NULL)
+		return CTAP2_ERR_MISSING_PARAMETER;
 	if (ctap_bytes(x, &xp, &xl) != CTAP2_OK ||
 	    ctap_bytes(y, &yp, &yl) != CTAP2_OK)
 		return CTAP2_ERR_CBOR_UNEXPECTED_TYPE;

@@ -261,4 +261,9 @@ uint8_t ctap_user_presence(struct ctap *c, const char *what,
 const char *ctap_status_text(uint8_t status);
 const char *ctap_command_name(uint8_t cmd);
 
+/* ---- PIN side additions (client_pin.c, config.c, large_blobs.c) ---- */
+
+/* getInfo's maxSerializedLargeBlobArray (large_blobs.c). */
+size_t ctap_large_blob_max(void);
+
 #endif
