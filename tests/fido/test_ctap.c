@@ -1321,6 +1321,106 @@ static void same_rp_and_user_replaces_the_credential(void)
 	tkey_free(&t);
 }
 
+static void full_store_refuses_new_but_replaces(void)
+{
+	struct tkey t;
+	struct made m;
+	struct mc q;
+	cbor_item_t *info = NULL;
+	uint64_t room;
+	char user[32];
+
+	tkey_new(&t, VKEY_UP_AUTO);
+	CHECK_EQ(send(t.c, CTAP_CMD_GET_INFO, NULL, &info), CTAP2_OK);
+	room = get_uint(info, 20);
+	drop(&info);
+	CHECK(room >= 1000 && room < 100000);
+	for (uint64_t i = 0; i < room; i++) {
+		snprintf(user, sizeof(user), "u%llu", (unsigned long long)i);
+		make(t.c, i % 2 ? RP : "other.example", COSE_ES256, 1, user, &m);
+		free_made(&m);
+	}
+	CHECK_EQ(send(t.c, CTAP_CMD_GET_INFO, NULL, &info), CTAP2_OK);
+	CHECK_EQ(get_uint(info, 20), 0);
+	drop(&info);
+	mc_init(&q, RP, COSE_ES256, 1);
+	snprintf(q.user, sizeof(q.user), "newcomer");
+	CHECK_EQ(mc_send(t.c, &q, &m), CTAP2_ERR_KEY_STORE_FULL);
+	/* The same RP and user replace their credential: still room. */
+	snprintf(q.user, sizeof(q.user), "u1");
+	CHECK_EQ(mc_send(t.c, &q, &m), CTAP2_OK);
+	free_made(&m);
+	/* Non-discoverable credentials take no room. */
+	make(t.c, RP, COSE_ES256, -1, NULL, &m);
+	free_made(&m);
+	tkey_free(&t);
+}
+
+static void another_command_ends_get_next_assertion(void)
+{
+	struct tkey t;
+	struct made a, b;
+	struct got g;
+	struct ga q;
+
+	tkey_new(&t, VKEY_UP_AUTO);
+	make(t.c, RP, COSE_ES256, 1, "one", &a);
+	make(t.c, RP, COSE_EDDSA, 1, "two", &b);
+	ga_init(&q, RP);
+	CHECK_EQ(ga_send(t.c, &q, &g), CTAP2_OK);
+	CHECK(g.count == 2 && got_valid(&g, &b));
+	free_got(&g);
+	CHECK_EQ(send(t.c, CTAP_CMD_GET_INFO, NULL, NULL), CTAP2_OK);
+	CHECK_EQ(next_send(t.c, q.cdh, &g), CTAP2_ERR_NOT_ALLOWED);
+	/* Uninterrupted, the second comes, then no more. */
+	ga_init(&q, RP);
+	CHECK_EQ(ga_send(t.c, &q, &g), CTAP2_OK);
+	free_got(&g);
+	CHECK_EQ(next_send(t.c, q.cdh, &g), CTAP2_OK);
+	CHECK(got_valid(&g, &a) && g.ad.counter > 0);
+	free_got(&g);
+	CHECK_EQ(next_send(t.c, q.cdh, &g), CTAP2_ERR_NOT_ALLOWED);
+	/* With an allowList there is nothing to continue. */
+	ga_init(&q, RP);
+	ga_allow(&q, &a);
+	ga_allow(&q, &b);
+	CHECK_EQ(ga_send(t.c, &q, &g), CTAP2_OK);
+	CHECK_EQ(g.count, UINT64_MAX);
+	free_got(&g);
+	CHECK_EQ(next_send(t.c, q.cdh, &g), CTAP2_ERR_NOT_ALLOWED);
+	free_made(&a);
+	free_made(&b);
+	tkey_free(&t);
+}
+
+static void reports_name_credentials_and_settings(void)
+{
+	struct tkey t;
+	struct made m;
+	char buf[4096];
+	struct wbuf w = wbuf_init((uint8_t *)buf, sizeof(buf) - 1);
+	uint8_t *ca = NULL;
+	size_t ca_len = 0;
+
+	tkey_new(&t, VKEY_UP_AUTO);
+	make(t.c, RP, COSE_EDDSA, 1, "carol\nfake line", &m);
+	free_made(&m);
+	CHECK_EQ(ctap_report_status(t.c, &w), 0);
+	CHECK_EQ(ctap_report_list(t.c, &w), 0);
+	buf[w.len] = '\0';
+	CHECK(strstr(buf, "1 discoverable credential") != NULL);
+	CHECK(strstr(buf, "no PIN set") != NULL);
+	CHECK(strstr(buf, RP "  carol?fake line  EdDSA  credProtect 1") != NULL);
+	CHECK(strstr(buf, "\nfake") == NULL);
+	CHECK_EQ(ctap_attestation_ca(t.c, &ca, &ca_len), 0);
+	CHECK(ca != NULL && ca_len > 100);
+	free(ca);
+	CHECK(strcmp(ctap_status_text(CTAP2_ERR_PUAT_REQUIRED),
+		     "PUAT_REQUIRED") == 0);
+	CHECK(strcmp(ctap_command_name(CTAP_CMD_GET_INFO), "getInfo") == 0);
+	tkey_free(&t);
+}
+
 /* --- extensions -------------------------------------------------------------- */
 
 static void make_ext(struct ctap *c, const char *user, int rk,
@@ -2404,6 +2504,9 @@ int main(void)
 	RUN(counter_strictly_increases_across_reopen);
 	RUN(discoverable_thousand_enumerate_and_delete);
 	RUN(same_rp_and_user_replaces_the_credential);
+	RUN(full_store_refuses_new_but_replaces);
+	RUN(another_command_ends_get_next_assertion);
+	RUN(reports_name_credentials_and_settings);
 	RUN(cred_protect_levels_are_enforced);
 	RUN(hmac_secret_stable_and_split_by_uv);
 	RUN(cred_blob_stored_and_returned);

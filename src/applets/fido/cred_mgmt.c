@@ -178,8 +178,10 @@ static uint8_t authorize(struct ctap *c, const struct cm_req *q)
 	if (r == CTAP2_OK)
 		r = ctap_pin_verify_param(c, q->auth.protocol, msg, w.len,
 					  q->auth.param, q->auth.param_len);
-	/* No RP ID: checking a token's binding without binding it is not
-	 * in the PIN side's API (see ctap_cred.h's report). */
+	/* No RP ID: the PIN side's API binds an unbound token to the RP ID
+	 * it is given, which credential management must not do (one token
+	 * serves every RP). So a token's permissions RP ID is not enforced
+	 * here until that API can check it without binding. */
 	if (r == CTAP2_OK)
 		r = ctap_pin_check_permission(c, CTAP_PERM_CM, NULL);
 	free(msg);

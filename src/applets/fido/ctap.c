@@ -188,8 +188,10 @@ size_t ctap_cbor(struct ctap *c, const uint8_t *req, size_t len,
 	r = len == 0 ? CTAP1_ERR_INVALID_LENGTH : handle(c, req, len, &out, w);
 	if (r == CTAP2_OK && out.overflow)
 		r = CTAP1_ERR_OTHER;
-	log_info("fido: %s: %s", len ? ctap_command_name(req[0]) : "(empty)",
-		 ctap_status_text(r));
+	/* The transport logs the command at info; the CTAP status (inside a
+	 * 9000 over ISO 7816) is here. */
+	log_debug("fido: %s: %s", len ? ctap_command_name(req[0]) : "(empty)",
+		  ctap_status_text(r));
 	resp[0] = r;
 	return r == CTAP2_OK ? 1 + out.len : 1;
 }
