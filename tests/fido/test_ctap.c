@@ -5,6 +5,7 @@
  * forgery, reset, U2F interplay, the counter across SIGKILL, and one
  * regress case per malformed request. This file plays the platform. */
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1889,6 +1890,73 @@ static void denied_presence_refuses_and_changes_nothing(void)
 	tkey_free(&t);
 }
 
+/* The prompt policy: a touch from another thread answers, and the
+ * pending request names the operation and the RP. */
+struct toucher {
+	struct vkey *key;
+	char what[96];
+};
+
+static void *touch_when_asked(void *arg)
+{
+	struct toucher *t = arg;
+
+	for (int i = 0; i < 500; i++) {
+		if (up_pending(vkey_up(t->key), t->what, sizeof(t->what))) {
+			vkey_touch(t->key, 1000);
+			break;
+		}
+		usleep(2000);
+	}
+	return NULL;
+}
+
+static int cancel_after_two(void *arg)
+{
+	int *ticks = arg;
+
+	return ++*ticks > 2;
+}
+
+static void prompt_names_the_rp_and_can_be_cancelled(void)
+{
+	struct tkey t;
+	struct toucher who = { 0 };
+	struct made m;
+	pthread_t th;
+	struct mc q;
+	uint8_t resp1[CTAP_MAX_MSG];
+	int ticks = 0;
+	struct ctap_wait w = { cancel_after_two, &ticks };
+	unsigned char *buf = NULL;
+	size_t len, cap = 0;
+	uint8_t req[1024];
+
+	tkey_new(&t, VKEY_UP_PROMPT);
+	who.key = t.key;
+	CHECK_EQ(pthread_create(&th, NULL, touch_when_asked, &who), 0);
+	mc_init(&q, RP, COSE_ES256, -1);
+	CHECK_EQ(mc_send(t.c, &q, &m), CTAP2_OK);
+	pthread_join(th, NULL);
+	CHECK(strcmp(who.what, "register with " RP) == 0);
+	free_made(&m);
+	/* A transport's CANCEL (the tick says so) ends the wait. */
+	mc_init(&q, RP, COSE_ES256, -1);
+	{
+		cbor_item_t *r = mc_build(&q);
+
+		len = cbor_serialize_alloc(r, &buf, &cap);
+		cbor_decref(&r);
+	}
+	req[0] = CTAP_CMD_MAKE_CREDENTIAL;
+	memcpy(req + 1, buf, len);
+	free(buf);
+	CHECK_EQ(ctap_cbor(t.c, req, len + 1, resp1, sizeof(resp1), &w), 1);
+	CHECK_EQ(resp1[0], CTAP2_ERR_KEEPALIVE_CANCEL);
+	CHECK(ticks >= 3);
+	tkey_free(&t);
+}
+
 /* --- options and PIN tokens ---------------------------------------------------- */
 
 static void zero_length_pin_param_probes_for_a_pin(void)
@@ -2516,6 +2584,7 @@ int main(void)
 	RUN(u2f_and_ctap2_share_credentials);
 	RUN(reset_within_window_forgets_credentials);
 	RUN(denied_presence_refuses_and_changes_nothing);
+	RUN(prompt_names_the_rp_and_can_be_cancelled);
 	RUN(zero_length_pin_param_probes_for_a_pin);
 	RUN(options_without_builtin_uv);
 	RUN(exclude_list_refuses_existing_credential);

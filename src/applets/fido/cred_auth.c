@@ -9,7 +9,7 @@ static bool protocol_ok(uint64_t p)
 }
 
 uint8_t cred_auth_precheck(struct ctap *c, const struct cred_auth *a,
-			   const struct ctap_wait *w)
+			   const char *rp_id, const struct ctap_wait *w)
 {
 	uint8_t r;
 
@@ -18,7 +18,7 @@ uint8_t cred_auth_precheck(struct ctap *c, const struct cred_auth *a,
 	/* Step 1: a zero-length pinUvAuthParam asks "is there a PIN?" after
 	 * a touch (platforms use it to select among several keys). */
 	if (a->param_len == 0) {
-		r = ctap_user_presence(c, "select this key", w);
+		r = ctap_presence_for(c, "choose this key for", rp_id, w);
 		if (r == CTAP2_ERR_KEEPALIVE_CANCEL)
 			return r;
 		if (r != CTAP2_OK)
@@ -47,15 +47,15 @@ uint8_t cred_auth_verify(struct ctap *c, const struct cred_auth *a,
 	return ctap_pin_check_permission(c, perm, rp_id);
 }
 
-uint8_t cred_auth_presence(struct ctap *c, bool have_token,
-			   const char *what, const struct ctap_wait *w)
+uint8_t cred_auth_presence(struct ctap *c, bool have_token, const char *verb,
+			   const char *rp_id, const struct ctap_wait *w)
 {
 	uint8_t r = CTAP2_OK;
 
 	/* A token obtained with a touch stands for this request's touch
 	 * once (getUserPresentFlagValue). */
 	if (!(have_token && ctap_pin_token_up(c)))
-		r = ctap_user_presence(c, what, w);
+		r = ctap_presence_for(c, verb, rp_id, w);
 	if (r != CTAP2_OK)
 		return r;
 	/* clearUserPresentFlag, clearUserVerifiedFlag,

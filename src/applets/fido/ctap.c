@@ -97,6 +97,26 @@ uint8_t ctap_user_presence(struct ctap *c, const char *what,
 	}
 }
 
+void ctap_printable(const uint8_t *p, size_t n, char *buf, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 1 < cap; i++)
+		buf[o++] = p[i] < 0x20 || p[i] == 0x7F ? '?' : (char)p[i];
+	if (cap > 0)
+		buf[o] = '\0';
+}
+
+uint8_t ctap_presence_for(struct ctap *c, const char *verb, const char *rp_id,
+			  const struct ctap_wait *w)
+{
+	char rp[64], what[96];
+
+	ctap_printable((const uint8_t *)rp_id, strlen(rp_id), rp, sizeof(rp));
+	snprintf(what, sizeof(what), "%s %s", verb, rp);
+	return ctap_user_presence(c, what, w);
+}
+
 /* ---- dispatch ---- */
 
 /* Commands without parameters take no bytes after the command byte. */
@@ -239,18 +259,12 @@ struct list {
 	struct wbuf *out;
 };
 
-/* Names come from relying parties: no control characters in a report. */
 static void printable(const struct cred_field *f, char *buf, size_t cap)
 {
-	size_t n = 0;
-
-	if (!f->present) {
+	if (!f->present)
 		snprintf(buf, cap, "(none)");
-		return;
-	}
-	for (size_t i = 0; i < f->len && n + 1 < cap; i++)
-		buf[n++] = f->v[i] < 0x20 || f->v[i] == 0x7F ? '?' : (char)f->v[i];
-	buf[n] = '\0';
+	else
+		ctap_printable(f->v, f->len, buf, cap);
 }
 
 static int list_cb(void *arg, const uint8_t rp_id_hash[32], const uint8_t *id,

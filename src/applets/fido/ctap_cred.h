@@ -165,7 +165,7 @@ uint8_t cred_parse_auth_member(bool is_protocol, const cbor_item_t *v,
 			       struct cred_auth *a);
 /* Steps 1-2: the zero-length probe and the protocol checks. */
 uint8_t cred_auth_precheck(struct ctap *c, const struct cred_auth *a,
-			   const struct ctap_wait *w);
+			   const char *rp_id, const struct ctap_wait *w);
 /* Step 11 / 6: verify the param over clientDataHash, the permission and
  * the RP ID binding. */
 uint8_t cred_auth_verify(struct ctap *c, const struct cred_auth *a,
@@ -173,8 +173,8 @@ uint8_t cred_auth_verify(struct ctap *c, const struct cred_auth *a,
 			 const char *rp_id);
 /* Steps 14 / 9: collect user presence unless the token carries it; then
  * the token's flags and permissions are spent. */
-uint8_t cred_auth_presence(struct ctap *c, bool have_token,
-			   const char *what, const struct ctap_wait *w);
+uint8_t cred_auth_presence(struct ctap *c, bool have_token, const char *verb,
+			   const char *rp_id, const struct ctap_wait *w);
 
 /* ---- ext.c: extensions (CTAP 2.1 §12) ---- */
 struct ext_mc {
@@ -249,6 +249,12 @@ void cm_state_drop(struct ctap *c);
 uint64_t ctap_ms_since(const struct timespec *t);
 /* Map a store error onto a CTAP status. */
 uint8_t ctap_store_status(int err);
+/* Text from the platform (RP IDs, names) made safe for a prompt or a
+ * report: control characters become '?'. */
+void ctap_printable(const uint8_t *p, size_t n, char *buf, size_t cap);
+/* User presence for an operation on rp_id ("verb rp_id" in the prompt). */
+uint8_t ctap_presence_for(struct ctap *c, const char *verb, const char *rp_id,
+			  const struct ctap_wait *w);
 /* Build and encode a response map; consumes map. */
 uint8_t ctap_encode_map(cbor_item_t *map, struct wbuf *out);
 

@@ -384,7 +384,7 @@ static uint8_t run(struct ctap *c, const struct ga_req *q,
 	if (crypto_digest(CRYPTO_SHA256, q->rp_id, strlen(q->rp_id),
 			  st->rp_id_hash) != 0)
 		return CTAP2_ERR_PROCESSING;
-	if ((r = cred_auth_precheck(c, &q->auth, w)) != CTAP2_OK ||
+	if ((r = cred_auth_precheck(c, &q->auth, q->rp_id, w)) != CTAP2_OK ||
 	    (r = check_auth(c, q, st)) != CTAP2_OK)
 		return r;
 	/* Extension inputs are checked before anything is spent. */
@@ -394,7 +394,7 @@ static uint8_t run(struct ctap *c, const struct ga_req *q,
 		return r;
 	/* Step 9. */
 	if (st->up && (r = cred_auth_presence(c, q->auth.param != NULL,
-					      "get an assertion", w)) != CTAP2_OK)
+					      "sign in to", q->rp_id, w)) != CTAP2_OK)
 		return r;
 	/* Steps 11-13. */
 	return respond(c, st, 0, !st->listed && st->n > 1, out);

@@ -231,7 +231,8 @@ static uint8_t check_excluded(struct ctap *c, const struct mc_req *q,
 		/* Touch first (unless the token carries one), whatever the
 		 * outcome, so that a page cannot probe silently. */
 		if (!(q->auth.param != NULL && ctap_pin_token_up(c)))
-			(void)ctap_user_presence(c, "credential exists", w);
+			(void)ctap_presence_for(c, "already registered with",
+						q->rp_id, w);
 		return CTAP2_ERR_CREDENTIAL_EXCLUDED;
 	}
 	return CTAP2_OK;
@@ -323,7 +324,7 @@ static uint8_t run(struct ctap *c, struct mc_req *q, struct wbuf *out,
 
 	memset(&k, 0, sizeof(k));
 	/* Steps 1-2. */
-	if ((r = cred_auth_precheck(c, &q->auth, w)) != CTAP2_OK)
+	if ((r = cred_auth_precheck(c, &q->auth, q->rp_id, w)) != CTAP2_OK)
 		goto out;
 	/* Step 3. */
 	if (q->alg == 0) {
@@ -344,8 +345,8 @@ static uint8_t run(struct ctap *c, struct mc_req *q, struct wbuf *out,
 	if ((r = check_excluded(c, q, w)) != CTAP2_OK)
 		goto out;
 	/* Step 14: "up" is true here (false was refused in step 5). */
-	if ((r = cred_auth_presence(c, q->auth.param != NULL,
-				    "make a credential", w)) != CTAP2_OK)
+	if ((r = cred_auth_presence(c, q->auth.param != NULL, "register with",
+				    q->rp_id, w)) != CTAP2_OK)
 		goto out;
 	/* Steps 15-16. */
 	if ((r = new_key(q, &k, &blob_stored)) != CTAP2_OK)
