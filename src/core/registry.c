@@ -1,10 +1,12 @@
 /* The applets every key installs, in SELECT priority order. */
 #include "core/applet.h"
 
+#include "applets/fido/fido.h"
 #include "applets/oath/oath.h"
 
 const struct applet_ops *const applet_registry[] = {
 	&oath_applet,
+	&fido_applet,
 };
 
 const size_t applet_registry_len =
