@@ -1790,9 +1790,20 @@ static void u2f_and_ctap2_share_credentials(void)
 	as_made.ad.pub_len = 65;
 	CHECK(got_valid(&g, &as_made));
 	free_got(&g);
-	/* alwaysUv retires U2F. */
+	/* alwaysUv retires U2F, and getInfo says so. */
 	t.c->config.always_uv = true;
 	CHECK(!ctap_cred_u2f_usable(t.c, h, es.ad.id, es.ad.id_len));
+	CHECK(ctap_cred_new_u2f(t.c, h, kh, &kh_len, pub) != CTAP2_OK);
+	{
+		cbor_item_t *info = NULL;
+
+		CHECK_EQ(send(t.c, CTAP_CMD_GET_INFO, NULL, &info), CTAP2_OK);
+		CHECK(!text_in(ctap_map_uint(info, 1), "U2F_V2"));
+		CHECK(text_in(ctap_map_uint(info, 1), "FIDO_2_1"));
+		CHECK(opt_is(info, "alwaysUv", true));
+		CHECK(opt_is(info, "makeCredUvNotRqd", false));
+		drop(&info);
+	}
 	t.c->config.always_uv = false;
 	free_made(&es);
 	free_made(&ed);

@@ -224,6 +224,11 @@ uint8_t ctap_cred_new_u2f(struct ctap *c, const uint8_t rp_id_hash[32],
 	uint8_t r = CTAP2_ERR_PROCESSING;
 
 	memset(&k, 0, sizeof(k));
+	/* alwaysUv turns U2F off: it has no user verification. */
+	if (c->config.always_uv) {
+		r = CTAP2_ERR_OPERATION_DENIED;
+		goto out;
+	}
 	k.alg = COSE_ES256;
 	k.protect = CRED_PROTECT_UV_OPTIONAL;
 	if (crypto_ec_generate(CRYPTO_P256, k.priv, &priv_len, pub,

@@ -132,6 +132,8 @@ uint8_t ctap_cmd_get_info(struct ctap *c, struct wbuf *out)
 {
 	static const char *const versions[] = { "U2F_V2", "FIDO_2_0",
 						"FIDO_2_1" };
+	/* With alwaysUv on, U2F (which cannot verify the user) is off. */
+	size_t skip_u2f = c->config.always_uv ? 1 : 0;
 	static const char *const extensions[] = {
 		"credBlob", "credProtect", "hmac-secret", "largeBlobKey",
 		"minPinLength",
@@ -141,7 +143,8 @@ uint8_t ctap_cmd_get_info(struct ctap *c, struct wbuf *out)
 	cbor_item_t *m = cbor_new_definite_map(17);
 
 	if (m == NULL ||
-	    ctap_map_put_uint(m, INFO_VERSIONS, strings(versions, 3)) ||
+	    ctap_map_put_uint(m, INFO_VERSIONS, strings(versions + skip_u2f,
+							  3 - skip_u2f)) ||
 	    ctap_map_put_uint(m, INFO_EXTENSIONS, strings(extensions, 5)) ||
 	    ctap_map_put_uint(m, INFO_AAGUID,
 			      cbor_build_bytestring(ctap_aaguid, 16)) ||
