@@ -198,13 +198,13 @@ static uint8_t handle(struct ctap *c, const uint8_t *req, size_t len,
 size_t ctap_cbor(struct ctap *c, const uint8_t *req, size_t len,
 		 uint8_t *resp, size_t cap, const struct ctap_wait *w)
 {
-	size_t room = (cap < CTAP_MAX_MSG ? cap : CTAP_MAX_MSG) - 1;
 	struct wbuf out;
 	uint8_t r;
 
 	if (cap < 1)
 		return 0;
-	out = wbuf_init(resp + 1, room);
+	/* Responses, like requests, stay within maxMsgSize. */
+	out = wbuf_init(resp + 1, (cap < CTAP_MAX_MSG ? cap : CTAP_MAX_MSG) - 1);
 	r = len == 0 ? CTAP1_ERR_INVALID_LENGTH : handle(c, req, len, &out, w);
 	if (r == CTAP2_OK && out.overflow)
 		r = CTAP1_ERR_OTHER;
