@@ -917,20 +917,28 @@ def phase_deny(c):
     ok("deny: reset refused")
 
 
-class Toucher:
-    """Approve the next touch request through `vkey touch`."""
+def vkey_cli(args, *cmd):
+    p = subprocess.run(["timeout", "30", args.vkey] + list(cmd) +
+                       ["--state", args.state], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    return p.returncode, p.stdout.decode(errors="replace")
 
-    def __init__(self, args, delay):
+
+class Toucher:
+    """Approve the next touch request through `vkey touch`; with status,
+    first ask `vkey status` what the daemon is doing."""
+
+    def __init__(self, args, delay, status=False):
         self.args, self.delay, self.rc = args, delay, None
+        self.status = "" if status else None
         self.t = threading.Thread(target=self.run)
         self.t.start()
 
     def run(self):
         time.sleep(self.delay)
-        p = subprocess.run(["timeout", "30", self.args.vkey, "touch",
-                            "--state", self.args.state, "--timeout", "20"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.rc = p.returncode
+        if self.status is not None:
+            self.status = vkey_cli(self.args, "status")[1]
+        self.rc = vkey_cli(self.args, "touch", "--timeout", "20")[0]
 
     def join(self):
         self.t.join()
@@ -941,13 +949,22 @@ def phase_prompt(c):
     cred, reg = load_carry(c)
     rp = "carry.example.com"
     seen = []
-    touch = Toucher(c.args, 0.5)
+    touch = Toucher(c.args, 0.5, status=True)
     t0 = time.monotonic()
     made = c.make(rp, ES256, on_keepalive=seen.append)
     dt = time.monotonic() - t0
     check(touch.join() == 0 and STATUS_UPNEEDED in seen and dt >= 0.4,
           "prompt: makeCredential waited %.1f s with 9100 updates %s, "
           "then `vkey touch` approved it" % (dt, sorted(set(seen))))
+    check("waiting for touch" in touch.status and
+          ("fido: busy with a command" in touch.status or
+           "applets: busy" in touch.status),
+          "prompt: `vkey status` during the wait names the touch and "
+          "does not touch the busy FIDO state")
+    rc, out = vkey_cli(c.args, "status")
+    check(rc == 0 and "fido: " in out and "discoverable" in out,
+          "`vkey status` reports the FIDO applet: %s" %
+          " / ".join(l for l in out.splitlines() if l.startswith("fido:")))
     seen = []
     t0 = time.monotonic()
     expect_ctap(ERR.USER_ACTION_TIMEOUT, c.assert_, rp, cred,
