@@ -28,10 +28,12 @@ struct apdu {
  * or a status word (SW_WRONG_LENGTH) for malformed input. */
 int apdu_parse(const uint8_t *buf, size_t len, struct apdu *out);
 
-/* True when CLA has the command-chaining bit (interindustry classes). */
+/* True when CLA has the command-chaining bit: interindustry classes, and
+ * proprietary classes built like them (CTAP chains CLA 80 as 90). */
 static inline bool apdu_chained(const struct apdu *a)
 {
-	return (a->cla & 0x80) == 0 && (a->cla & 0x10) != 0;
+	return ((a->cla & 0xE0) == 0x00 || (a->cla & 0xE0) == 0x80) &&
+	       (a->cla & 0x10) != 0;
 }
 
 /* Largest response the client can take without chaining. */

@@ -1156,22 +1156,43 @@ out:
 	return r;
 }
 
+/* The smallest key above every key that starts with prefix: prefix
+ * without its trailing FF bytes, last byte plus one. Returns its length,
+ * 0 when there is none (prefix empty or all FF). */
+static size_t prefix_end(const uint8_t *prefix, size_t len, uint8_t *end)
+{
+	while (len > 0 && prefix[len - 1] == 0xFF)
+		len--;
+	if (len == 0)
+		return 0;
+	memcpy(end, prefix, len);
+	end[len - 1]++;
+	return len;
+}
+
 int store_foreach_prefix(struct store *st, const char *ns,
 			 const void *prefix, size_t prefix_len,
 			 store_each_fn cb, void *arg)
 {
+	/* A key range, so SQLite walks the (ns, k) index and not the table. */
+	static const char *const sql[2] = {
+		"SELECT k, v FROM kv WHERE ns = ?1 AND k >= ?2 ORDER BY k",
+		"SELECT k, v FROM kv WHERE ns = ?1 AND k >= ?2 AND k < ?3 "
+		"ORDER BY k",
+	};
+	uint8_t end[STORE_MAX_KEY];
 	sqlite3_stmt *s = NULL;
+	size_t end_len;
 	int rc, r;
 
 	if (st == NULL || !ns_ok(ns) || cb == NULL ||
 	    (prefix == NULL && prefix_len > 0) || prefix_len > STORE_MAX_KEY)
 		return STORE_INVALID;
+	end_len = prefix_end(prefix, prefix_len, end);
 	r = op_enter(st);
 	if (r != STORE_OK)
 		return r;
-	rc = sqlite3_prepare_v2(st->db, "SELECT k, v FROM kv WHERE ns = ?1 "
-				"AND substr(k, 1, ?3) = ?2 ORDER BY k", -1, &s,
-				NULL);
+	rc = sqlite3_prepare_v2(st->db, sql[end_len > 0], -1, &s, NULL);
 	if (rc != SQLITE_OK) {
 		r = op_fail(st, rc, "walking records");
 		goto out;
@@ -1179,7 +1200,8 @@ int store_foreach_prefix(struct store *st, const char *ns,
 	sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, prefix_len ? prefix : "", (int)prefix_len,
 			  SQLITE_STATIC);
-	sqlite3_bind_int(s, 3, (int)prefix_len);
+	if (end_len > 0)
+		sqlite3_bind_blob(s, 3, end, (int)end_len, SQLITE_STATIC);
 	r = walk(st, s, cb, arg);
 out:
 	sqlite3_finalize(s);

@@ -322,6 +322,16 @@ static void command_chaining_gathers_data(void)
 	CHECK_MEM(resp, "abcde", 5);
 }
 
+static void proprietary_class_chains_too(void)
+{
+	select_echo();
+	CHECK_EQ(SEND(0x90, 0x02, 0x00, 0x00, 0x02, 'c', 't'), SW_OK);
+	CHECK_EQ(resp_len, 2);
+	CHECK_EQ(SEND(0x80, 0x02, 0x00, 0x00, 0x02, 'a', 'p'), SW_OK);
+	CHECK_EQ(resp_len, 6);
+	CHECK_MEM(resp, "ctap", 4);
+}
+
 static void chain_abandoned_by_other_command(void)
 {
 	select_echo();
@@ -394,6 +404,7 @@ int main(void)
 	RUN(applet_send_remaining_ins);
 	RUN(extended_le_returns_everything);
 	RUN(command_chaining_gathers_data);
+	RUN(proprietary_class_chains_too);
 	RUN(chain_abandoned_by_other_command);
 	RUN(chain_longer_than_limit_is_6700);
 	RUN(power_off_deselects);

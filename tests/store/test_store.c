@@ -333,6 +333,8 @@ static void foreach_prefix_walks_only_matching_keys(void)
 	struct store *st = NULL;
 	struct walk_log w = { .stop_after = 0 };
 	static const uint8_t bin[] = { 'x', 0x00, 0xFF };
+	static const uint8_t ff[] = { 'x', 0xFF };
+	static const uint8_t ff_more[] = { 'x', 0xFF, 0x01 };
 
 	CHECK_EQ(store_open(&st, tpath(p, sizeof(p), "prefix.db"), NULL,
 			    NULL, 0), STORE_OK);
@@ -344,6 +346,8 @@ static void foreach_prefix_walks_only_matching_keys(void)
 	CHECK_EQ(store_put(st, "w", "a", 1, "4", 1), STORE_OK);
 	CHECK_EQ(store_put(st, "w", bin, 3, "5", 1), STORE_OK);
 	CHECK_EQ(store_put(st, "other", "az", 2, "6", 1), STORE_OK);
+	CHECK_EQ(store_put(st, "w", ff_more, 3, "7", 1), STORE_OK);
+	CHECK_EQ(store_put(st, "w", "y", 1, "8", 1), STORE_OK);
 	CHECK_EQ(store_foreach_prefix(st, "w", "a", 1, count_record, &w), 0);
 	CHECK_EQ(w.n, 3);
 	w.n = 0;
@@ -351,7 +355,14 @@ static void foreach_prefix_walks_only_matching_keys(void)
 	CHECK_EQ(w.n, 1);
 	w.n = 0;
 	CHECK_EQ(store_foreach_prefix(st, "w", NULL, 0, count_record, &w), 0);
-	CHECK_EQ(w.n, 5);
+	CHECK_EQ(w.n, 7);
+	w.n = 0;
+	/* A prefix ending in FF: the range must not stop early or run on. */
+	CHECK_EQ(store_foreach_prefix(st, "w", ff, 2, count_record, &w), 0);
+	CHECK_EQ(w.n, 1);
+	w.n = 0;
+	CHECK_EQ(store_foreach_prefix(st, "w", "x", 1, count_record, &w), 0);
+	CHECK_EQ(w.n, 2);
 	w.n = 0;
 	CHECK_EQ(store_foreach_prefix(st, "w", "c", 1, count_record, &w), 0);
 	CHECK_EQ(w.n, 0);

@@ -60,12 +60,6 @@ struct fido {
 	/* The command in flight, or NULL. While it runs, the struct ctap is
 	 * the job's: every other entry point first abandons or collects it. */
 	struct fido_job *job;
-	/* CTAP chains NFCCTAP_MSG with CLA 0x90, a proprietary class the
-	 * dispatcher does not chain, so its parts are gathered here. */
-	uint8_t *chain; /* CTAP_MAX_MSG bytes */
-	size_t chain_len;
-	bool chain_active;
-	bool chain_too_long;
 };
 
 static const struct ctap_wait no_ticks = { NULL, NULL };
@@ -245,27 +239,6 @@ out:
 
 /* ---- NFCCTAP_MSG and NFCCTAP_GETRESPONSE ---- */
 
-static void chain_drop(struct fido *f)
-{
-	if (f->chain_len > 0)
-		crypto_wipe(f->chain, f->chain_len);
-	f->chain_len = 0;
-	f->chain_active = false;
-	f->chain_too_long = false;
-}
-
-static void chain_add(struct fido *f, const uint8_t *p, size_t n)
-{
-	f->chain_active = true;
-	if (n > CTAP_MAX_MSG - f->chain_len) {
-		f->chain_too_long = true; /* answered when the chain ends */
-		return;
-	}
-	if (n > 0)
-		memcpy(f->chain + f->chain_len, p, n);
-	f->chain_len += n;
-}
-
 /* Run one request in the calling thread, straight into resp. */
 static void run_sync(struct fido *f, const uint8_t *req, size_t len,
 		     struct wbuf *resp)
@@ -299,16 +272,11 @@ static unsigned nfcctap_msg(struct fido *f, const struct apdu *cmd,
 	if (cmd->p2 != 0 ||
 	    (cmd->p1 != 0 && cmd->p1 != NFCCTAP_P1_GETRESPONSE))
 		goto out;
-	if (f->chain_active) {
-		chain_add(f, cmd->data, cmd->lc);
-		req = f->chain;
-		len = f->chain_len;
-	}
 	sw = SW_WRONG_LENGTH;
-	if (len == 0 && !f->chain_too_long)
+	if (len == 0)
 		goto out;
 	sw = SW_OK;
-	if (f->chain_too_long || len > CTAP_MAX_MSG)
+	if (len > CTAP_MAX_MSG)
 		wbuf_u8(resp, CTAP2_ERR_REQUEST_TOO_LARGE);
 	else if (cmd->p1 == NFCCTAP_P1_GETRESPONSE && touch_may_wait(f) &&
 		 job_start(f, req, len) == 0)
@@ -316,7 +284,6 @@ static unsigned nfcctap_msg(struct fido *f, const struct apdu *cmd,
 	else
 		run_sync(f, req, len, resp);
 out:
-	chain_drop(f);
 	return sw;
 }
 
@@ -343,18 +310,13 @@ static unsigned fido_process(void *state, const struct apdu *cmd,
 		goto out;
 	}
 	job_abandon(f); /* any other command supersedes the one in flight */
-	if (!ctap_class || cmd->ins != INS_NFCCTAP_MSG)
-		chain_drop(f);
 	if (cmd->cla == CLA_ISO)
 		sw = ctap_u2f(f->ctap, cmd, resp, &no_ticks);
 	else if (!ctap_class)
 		sw = SW_CLA_NOT_SUPPORTED;
 	else if (cmd->ins != INS_NFCCTAP_MSG)
 		sw = SW_INS_NOT_SUPPORTED;
-	else if ((cmd->cla & CLA_CHAIN_BIT) != 0) {
-		chain_add(f, cmd->data, cmd->lc);
-		sw = SW_OK;
-	} else
+	else
 		sw = nfcctap_msg(f, cmd, resp);
 out:
 	return sw;
@@ -369,10 +331,8 @@ static void fido_destroy(void *state)
 	if (f == NULL)
 		return;
 	job_abandon(f);
-	chain_drop(f);
 	if (f->ctap != NULL)
 		ctap_destroy(f->ctap);
-	free(f->chain);
 	free(f);
 }
 
@@ -384,9 +344,6 @@ static int fido_create(struct vkey *key, void **state)
 	if (f == NULL)
 		goto out;
 	f->up = vkey_up(key);
-	f->chain = malloc(CTAP_MAX_MSG);
-	if (f->chain == NULL)
-		goto out;
 	if (ctap_create(key, &f->ctap) != 0) {
 		log_error("fido: cannot load the CTAP state");
 		goto out;
@@ -410,7 +367,6 @@ static unsigned fido_select(void *state, const struct apdu *cmd,
 
 	(void)cmd;
 	job_abandon(f);
-	chain_drop(f);
 	if (f->ctap->config.always_uv)
 		wbuf_put(resp, ctap2_only, sizeof(ctap2_only) - 1);
 	else
@@ -423,7 +379,6 @@ static void fido_forget(void *state)
 	struct fido *f = state;
 
 	job_abandon(f);
-	chain_drop(f);
 }
 
 static void fido_power_on(void *state)
@@ -442,9 +397,6 @@ static void fido_describe(const struct apdu *cmd, char *out, size_t cap)
 	if ((cmd->cla & ~CLA_CHAIN_BIT) == CLA_CTAP) {
 		if (cmd->ins == INS_NFCCTAP_GETRESPONSE)
 			what = "NFCCTAP_GETRESPONSE";
-		else if (cmd->ins == INS_NFCCTAP_MSG &&
-			 (cmd->cla & CLA_CHAIN_BIT) != 0)
-			what = "NFCCTAP_MSG (chained part)";
 		else if (cmd->ins == INS_NFCCTAP_MSG && cmd->lc > 0) {
 			snprintf(out, cap, "CTAP2 %s",
 				 ctap_command_name(cmd->data[0]));
