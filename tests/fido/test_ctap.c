@@ -1285,6 +1285,16 @@ static void discoverable_thousand_enumerate_and_delete(void)
 	CHECK_EQ(ga_send(t.c, &q, &g), CTAP2_ERR_NO_CREDENTIALS);
 	/* Without a token credential management is refused. */
 	CHECK_EQ(cm_send(t.c, NULL, 1, NULL, &resp), CTAP2_ERR_PUAT_REQUIRED);
+	/* A cm token that carries an RP ID serves that RP only (§6.8). */
+	pin_token(t.c, &p, 2, CTAP_PERM_CM, rp);
+	CHECK_EQ(cm_send(t.c, &p, 1, NULL, &resp), CTAP2_ERR_PIN_AUTH_INVALID);
+	CHECK_EQ(cm_send(t.c, &p, 2, NULL, &resp), CTAP2_ERR_PIN_AUTH_INVALID);
+	CHECK_EQ(cm_count_creds(t.c, &p, rp), N_PER_RP - 1);
+	rp_name(rp, sizeof(rp), 1);
+	CHECK_EQ(cm_send(t.c, &p, 4, rp_param(rp), &resp),
+		 CTAP2_ERR_PIN_AUTH_INVALID);
+	CHECK_EQ(cm_send(t.c, &p, 7, cred_param(&last, "user099", "x"), &resp),
+		 CTAP2_OK);
 	plat_free(&p);
 	free_made(&first);
 	free_made(&last);

@@ -178,12 +178,14 @@ static uint8_t authorize(struct ctap *c, const struct cm_req *q)
 	if (r == CTAP2_OK)
 		r = ctap_pin_verify_param(c, q->auth.protocol, msg, w.len,
 					  q->auth.param, q->auth.param_len);
-	/* No RP ID: the PIN side's API binds an unbound token to the RP ID
-	 * it is given, which credential management must not do (one token
-	 * serves every RP). So a token's permissions RP ID is not enforced
-	 * here until that API can check it without binding. */
+	/* cm tokens are not bound by use: one token may serve every RP. The
+	 * RP ID a token already carries is checked per subcommand. */
 	if (r == CTAP2_OK)
 		r = ctap_pin_check_permission(c, CTAP_PERM_CM, NULL);
+	if (r == CTAP2_OK && (q->sub == CM_METADATA || q->sub == CM_RPS_BEGIN))
+		r = ctap_pin_check_rp_hash(c, NULL);
+	if (r == CTAP2_OK && q->sub == CM_CREDS_BEGIN)
+		r = ctap_pin_check_rp_hash(c, q->rp_id_hash);
 	free(msg);
 	return r;
 }
@@ -436,6 +438,8 @@ static uint8_t delete_cred(struct ctap *c, const struct cm_req *q,
 		return r;
 	r = find_by_id(c, q, b);
 	if (r == CTAP2_OK)
+		r = ctap_pin_check_rp_hash(c, b->rp_id_hash);
+	if (r == CTAP2_OK)
 		r = cred_rk_del(c, b->rp_id_hash, q->cred_id, q->cred_id_len);
 	crypto_wipe(b, sizeof(*b));
 	free(b);
@@ -453,7 +457,8 @@ static uint8_t update_user(struct ctap *c, const struct cm_req *q,
 	(void)out;
 	if (b == NULL)
 		return r;
-	if ((r = find_by_id(c, q, b)) != CTAP2_OK)
+	if ((r = find_by_id(c, q, b)) != CTAP2_OK ||
+	    (r = ctap_pin_check_rp_hash(c, b->rp_id_hash)) != CTAP2_OK)
 		goto out;
 	if (b->rk.user_id.len != q->user.user_id.len ||
 	    memcmp(b->rk.user_id.v, q->user.user_id.v, q->user.user_id.len)) {

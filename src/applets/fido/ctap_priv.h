@@ -175,6 +175,11 @@ uint8_t ctap_pin_verify_param(struct ctap *c, uint64_t protocol,
  * CTAP2_ERR_PIN_AUTH_INVALID. */
 uint8_t ctap_pin_check_permission(struct ctap *c, uint8_t perm,
 				  const char *rpid);
+/* Check the token's permissions RP ID without binding it (credential
+ * management, CTAP 2.1 §6.8): rp_id_hash NULL requires an unbound token;
+ * otherwise a bound token must be bound to that RP. CTAP2_OK or
+ * CTAP2_ERR_PIN_AUTH_INVALID. */
+uint8_t ctap_pin_check_rp_hash(struct ctap *c, const uint8_t *rp_id_hash);
 /* The token's "user present" flag (set when the token was issued; a
  * makeCredential/getAssertion that used it clears it). */
 bool ctap_pin_token_up(struct ctap *c);

@@ -275,6 +275,18 @@ uint8_t ctap_pin_check_permission(struct ctap *c, uint8_t perm,
 		       : CTAP2_ERR_PIN_AUTH_INVALID;
 }
 
+uint8_t ctap_pin_check_rp_hash(struct ctap *c, const uint8_t *rp_id_hash)
+{
+	const struct pin_token_state *t = &c->pin->tok;
+
+	if (!t->rpid_bound)
+		return CTAP2_OK;
+	if (rp_id_hash == NULL ||
+	    memcmp(t->rpid_hash, rp_id_hash, sizeof(t->rpid_hash)) != 0)
+		return CTAP2_ERR_PIN_AUTH_INVALID;
+	return CTAP2_OK;
+}
+
 bool ctap_pin_token_up(struct ctap *c)
 {
 	struct pin_token_state *t = &c->pin->tok;
