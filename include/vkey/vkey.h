@@ -58,6 +58,9 @@ void vkey_cancel(struct vkey *key);
  * (truncated at cap, always NUL-terminated) or -1 on error. */
 int vkey_report_status(struct vkey *key, char *out, size_t cap);
 int vkey_report_oath_list(struct vkey *key, char *out, size_t cap);
+int vkey_report_fido_list(struct vkey *key, char *out, size_t cap);
+/* PEM certificates of the attestation CAs a relying party should trust. */
+int vkey_report_attestation(struct vkey *key, char *out, size_t cap);
 
 const char *vkey_state_path(const struct vkey *key);
 uint32_t vkey_serial(const struct vkey *key);

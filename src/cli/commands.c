@@ -80,9 +80,25 @@ static int parse_common(int argc, char **argv, const char *usage,
 	return 0;
 }
 
+/* A report the daemon answers to request, and the same function run on
+ * the state file when no daemon holds it. */
+struct report_kind {
+	const char *request;
+	int (*run)(struct vkey *key, char *out, size_t cap);
+};
+
+static const struct report_kind report_status = { "status",
+						  vkey_report_status };
+static const struct report_kind report_oath = { "list oath",
+						vkey_report_oath_list };
+static const struct report_kind report_fido = { "list fido",
+						vkey_report_fido_list };
+static const struct report_kind report_attest = { "attestation",
+						  vkey_report_attestation };
+
 /* Run a report on the state file itself (no daemon holds it). */
-static int direct_report(const struct common_opts *o, int which, char *out,
-			 size_t cap)
+static int direct_report(const struct common_opts *o,
+			 const struct report_kind *k, char *out, size_t cap)
 {
 	struct vkey_options ko;
 	struct vkey *key;
@@ -101,8 +117,7 @@ static int direct_report(const struct common_opts *o, int which, char *out,
 		fprintf(stderr, "vkey: %s\n", err);
 		return 1;
 	}
-	r = which == 0 ? vkey_report_status(key, out, cap)
-		       : vkey_report_oath_list(key, out, cap);
+	r = k->run(key, out, cap);
 	vkey_close(key);
 	fputs(out, r < 0 ? stderr : stdout);
 	return r < 0 ? 1 : 0;
@@ -120,7 +135,8 @@ static int via_daemon(const struct common_opts *o, const char *req,
 	return r == 0 ? 0 : 1;
 }
 
-static int report(int argc, char **argv, const char *usage, int which)
+static int report(int argc, char **argv, const char *usage,
+		  const struct report_kind *k)
 {
 	struct common_opts o;
 	char *out;
@@ -132,10 +148,9 @@ static int report(int argc, char **argv, const char *usage, int which)
 	out = malloc(REPLY_MAX);
 	if (out == NULL)
 		return 1;
-	r = via_daemon(&o, which == 0 ? "status" : "list oath",
-		       CTL_TIMEOUT_MS, out, REPLY_MAX);
+	r = via_daemon(&o, k->request, CTL_TIMEOUT_MS, out, REPLY_MAX);
 	if (r < 0)
-		r = direct_report(&o, which, out, REPLY_MAX);
+		r = direct_report(&o, k, out, REPLY_MAX);
 	free(out);
 	return r;
 }
@@ -148,7 +163,7 @@ static const char status_usage[] =
 
 int cmd_status(int argc, char **argv)
 {
-	return report(argc, argv, status_usage, 0);
+	return report(argc, argv, status_usage, &report_status);
 }
 
 static const char oath_usage[] =
@@ -157,18 +172,57 @@ static const char oath_usage[] =
 	"List the OATH accounts: name, type, algorithm, digits, touch.\n"
 	"Secrets are never shown.\n";
 
-int cmd_oath(int argc, char **argv)
+static const char fido_usage[] =
+	"usage: vkey fido list [--state PATH]\n"
+	"\n"
+	"List the discoverable FIDO credentials: relying party, user, algorithm.\n";
+
+/* vkey APPLET list: the one subcommand applets have today. */
+static int applet_list(int argc, char **argv, const char *name,
+		       const char *usage, const struct report_kind *k)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
-		fputs(oath_usage, argc < 2 ? stderr : stdout);
+		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "list") != 0) {
-		fprintf(stderr, "vkey oath: unknown subcommand '%s'\n", argv[1]);
+		fprintf(stderr, "vkey %s: unknown subcommand '%s'\n", name,
+			argv[1]);
 		return 2;
 	}
-	return report(argc - 1, argv + 1, oath_usage, 1);
+	return report(argc - 1, argv + 1, usage, k);
+}
+
+int cmd_oath(int argc, char **argv)
+{
+	return applet_list(argc, argv, "oath", oath_usage, &report_oath);
+}
+
+int cmd_fido(int argc, char **argv)
+{
+	return applet_list(argc, argv, "fido", fido_usage, &report_fido);
+}
+
+static const char attestation_usage[] =
+	"usage: vkey attestation export [--state PATH]\n"
+	"\n"
+	"Print the key's attestation CA certificate (PEM): a relying party\n"
+	"under test that trusts it accepts this key's attestations.\n";
+
+int cmd_attestation(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		fputs(attestation_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "export") != 0) {
+		fprintf(stderr, "vkey attestation: unknown subcommand '%s'\n",
+			argv[1]);
+		return 2;
+	}
+	return report(argc - 1, argv + 1, attestation_usage, &report_attest);
 }
 
 static const char touch_usage[] =

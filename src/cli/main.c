@@ -9,13 +9,16 @@
 static const char usage[] =
 	"usage: vkey COMMAND [OPTIONS]\n"
 	"\n"
-	"A virtual security key (OATH today; FIDO2, OpenPGP, PIV to come).\n"
+	"A virtual security key: FIDO2/U2F and OATH (OpenPGP, PIV to come).\n"
 	"\n"
 	"commands:\n"
 	"  serve       run a key and attach it (PC/SC through vpcd)\n"
 	"  touch       approve a pending user-presence request\n"
 	"  status      show a key's state\n"
 	"  oath list   list a key's OATH accounts (never their secrets)\n"
+	"  fido list   list a key's discoverable FIDO credentials\n"
+	"  attestation export\n"
+	"              print the attestation CA a relying party should trust\n"
 	"\n"
 	"Every command takes --state PATH (default $XDG_DATA_HOME/vkey/default.db)\n"
 	"and --help. touch, status and list talk to the daemon that holds the\n"
@@ -68,6 +71,10 @@ int main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "oath") == 0)
 		return cmd_oath(argc - 1, argv + 1);
+	if (strcmp(cmd, "fido") == 0)
+		return cmd_fido(argc - 1, argv + 1);
+	if (strcmp(cmd, "attestation") == 0)
+		return cmd_attestation(argc - 1, argv + 1);
 	fprintf(stderr, "vkey: unknown command '%s' (see vkey --help)\n", cmd);
 	return 2;
 }

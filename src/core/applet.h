@@ -45,6 +45,9 @@ struct applet_ops {
 	 * (no NUL). Return 0, or -1 on failure. May be NULL. */
 	int (*report_status)(void *state, struct wbuf *out);
 	int (*report_list)(void *state, struct wbuf *out);
+	/* The CA certificate(s), PEM, that relying parties under test should
+	 * trust for this applet's attestations. May be NULL. */
+	int (*report_attestation)(void *state, struct wbuf *out);
 };
 
 /* Registered applets, in SELECT priority order. */

@@ -77,12 +77,13 @@ int vkey_report_status(struct vkey *key, char *out, size_t cap)
 	return finish(&w, out, cap);
 }
 
-static int report_list(struct vkey *key, const char *applet, char *out,
-		       size_t cap)
+/* Run one applet's report under the key's lock. which: 0 list,
+ * 1 attestation; applet NULL asks every applet. */
+static int applet_report(struct vkey *key, const char *applet, int which,
+			 char *out, size_t cap)
 {
 	struct wbuf w = wbuf_init((uint8_t *)out, cap > 0 ? cap - 1 : 0);
-	struct dispatch_slot *s;
-	int r = -1;
+	int r = -1, found = 0;
 
 	if (cap == 0)
 		return -1;
@@ -90,17 +91,38 @@ static int report_list(struct vkey *key, const char *applet, char *out,
 		snprintf(out, cap, "key busy with a command, try again\n");
 		return -1;
 	}
-	s = dispatch_find(&key->dispatch, applet);
-	if (s != NULL && s->ops->report_list != NULL &&
-	    s->ops->report_list(s->state, &w) == 0)
+	for (size_t i = 0; i < key->dispatch.n_slots; i++) {
+		struct dispatch_slot *s = &key->dispatch.slots[i];
+		int (*fn)(void *, struct wbuf *) =
+			which == 0 ? s->ops->report_list
+				   : s->ops->report_attestation;
+		if (fn == NULL ||
+		    (applet != NULL && strcmp(s->ops->name, applet) != 0))
+			continue;
+		found = 1;
+		if (fn(s->state, &w) != 0)
+			found = -1;
+	}
+	if (found == 1)
 		r = finish(&w, out, cap);
 	else
-		snprintf(out, cap, "cannot list %s\n", applet);
+		snprintf(out, cap, "cannot report %s\n",
+			 applet ? applet : "attestation");
 	pthread_mutex_unlock(&key->lock);
 	return r;
 }
 
 int vkey_report_oath_list(struct vkey *key, char *out, size_t cap)
 {
-	return report_list(key, "oath", out, cap);
+	return applet_report(key, "oath", 0, out, cap);
+}
+
+int vkey_report_fido_list(struct vkey *key, char *out, size_t cap)
+{
+	return applet_report(key, "fido", 0, out, cap);
+}
+
+int vkey_report_attestation(struct vkey *key, char *out, size_t cap)
+{
+	return applet_report(key, NULL, 1, out, cap);
 }

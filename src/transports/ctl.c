@@ -110,6 +110,11 @@ static void handle(struct ctl *c, int fd, char *req)
 	} else if (strcmp(verb, "list") == 0 && arg != NULL &&
 		   strcmp(arg, "oath") == 0) {
 		ok = vkey_report_oath_list(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
+	} else if (strcmp(verb, "list") == 0 && arg != NULL &&
+		   strcmp(arg, "fido") == 0) {
+		ok = vkey_report_fido_list(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
+	} else if (strcmp(verb, "attestation") == 0) {
+		ok = vkey_report_attestation(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
 	} else if (strcmp(verb, "touch") == 0) {
 		unsigned long ms = arg ? strtoul(arg, NULL, 10) : CTL_TOUCH_DEFAULT_MS;
 		if (ms > CTL_TOUCH_MAX_MS)

@@ -11,7 +11,6 @@ the later phases, which prove it survives a daemon restart."""
 import argparse
 import json
 import os
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -991,23 +990,11 @@ def phase_prompt(c):
     ok("prompt: the key answers normally afterwards")
 
 
-def ca_from_state(db):
-    """The attestation CA as attest.c stores it (namespace fido.attest,
-    key ca.crt), read from a state file no daemon holds any more."""
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-    try:
-        row = con.execute("SELECT v FROM kv WHERE ns = ? AND k = ?",
-                          ("fido.attest", b"ca.crt")).fetchone()
-    finally:
-        con.close()
-    return x509.load_der_x509_certificate(bytes(row[0])) if row else None
-
-
 def phase_chains(args):
-    """Check every leaf recorded earlier against the key's CA, and save
-    the CA for the later phases to use live."""
-    ca = load_cert(args.ca) if args.ca else ca_from_state(args.state)
-    if not check(ca is not None, "attestation CA found in the state file"):
+    """Check every leaf recorded earlier against the key's CA, as
+    `vkey attestation export` printed it."""
+    ca = load_cert(args.ca) if args.ca else None
+    if not check(ca is not None, "attestation CA exported by vkey"):
         return
     check(cert_signed_by(ca, ca) and is_ca(ca) and valid_now(ca),
           "attestation CA: self-signed, CA:TRUE, valid now")
@@ -1020,9 +1007,6 @@ def phase_chains(args):
     check(seen and good == len(seen),
           "%d attestation certificate(s) seen chain to the key's CA" %
           len(seen))
-    if args.save_ca:
-        with open(args.save_ca, "wb") as f:
-            f.write(ca.public_bytes(serialization.Encoding.PEM))
 
 
 def main():
@@ -1036,7 +1020,6 @@ def main():
     ap.add_argument("--leafs", required=True,
                     help="attestation chains seen before the CA was known")
     ap.add_argument("--ca", help="the key's attestation CA (PEM or DER)")
-    ap.add_argument("--save-ca", help="chains phase: write the CA (PEM)")
     args = ap.parse_args()
     c = Ctx(args)
     try:

@@ -454,6 +454,27 @@ static int fido_report_list(void *state, struct wbuf *out)
 	return ctap_report_list(f->ctap, out);
 }
 
+/* The per-key attestation CA in PEM, for relying parties under test. */
+static int fido_report_attestation(void *state, struct wbuf *out)
+{
+	struct fido *f = state;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	char *pem = NULL;
+	int r = -1;
+
+	if (ctap_attestation_ca(f->ctap, &der, &der_len) != 0)
+		goto out;
+	pem = crypto_x509_pem(der, der_len);
+	if (pem == NULL)
+		goto out;
+	r = wbuf_put(out, pem, strlen(pem));
+out:
+	free(pem);
+	free(der);
+	return r;
+}
+
 const struct applet_ops fido_applet = {
 	.name = "fido",
 	.aid = fido_aid,
@@ -470,4 +491,5 @@ const struct applet_ops fido_applet = {
 	.factory_reset = fido_factory_reset,
 	.report_status = fido_report_status,
 	.report_list = fido_report_list,
+	.report_attestation = fido_report_attestation,
 };
