@@ -257,6 +257,9 @@ static void log_command(const struct dispatch *d, const struct apdu *cmd,
 
 	if (!log_enabled(LOG_INFO))
 		return;
+	if (ops != NULL && ops->poll_ins != 0 && cmd->ins == ops->poll_ins &&
+	    !log_enabled(LOG_DEBUG))
+		return;
 	if (cmd->ins == INS_SELECT && cmd->p1 == SELECT_BY_DF_NAME &&
 	    (cmd->cla & 0x80) == 0) {
 		/* AIDs are public: name what was asked for. */

@@ -21,6 +21,9 @@ struct applet_ops {
 	size_t aid_len;
 	/* INS that works like GET RESPONSE for this applet (OATH: A5), or 0. */
 	uint8_t send_remaining_ins;
+	/* INS of a status poll (CTAP's NFCCTAP_GETRESPONSE), logged at debug
+	 * level only so a wait does not flood the info log; or 0. */
+	uint8_t poll_ins;
 
 	/* Create the applet's in-memory state from the key's store. */
 	int (*create)(struct vkey *key, void **state);

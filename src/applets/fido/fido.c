@@ -480,6 +480,7 @@ const struct applet_ops fido_applet = {
 	.aid = fido_aid,
 	.aid_len = sizeof(fido_aid),
 	.send_remaining_ins = 0,
+	.poll_ins = INS_NFCCTAP_GETRESPONSE,
 	.create = fido_create,
 	.destroy = fido_destroy,
 	.select = fido_select,
