@@ -19,6 +19,7 @@ int ctap_create(struct vkey *key, struct ctap **out)
 	*out = NULL;
 	if (c == NULL)
 		return -1;
+	pthread_mutex_init(&c->lock, NULL);
 	c->key = key;
 	c->store = vkey_store(key);
 	c->up = vkey_up(key);
@@ -47,16 +48,19 @@ void ctap_destroy(struct ctap *c)
 	cred_ctx_destroy(c);
 	if (c->pin != NULL)
 		ctap_pin_destroy(c);
+	pthread_mutex_destroy(&c->lock);
 	crypto_wipe(c, sizeof(*c));
 	free(c);
 }
 
 void ctap_power_up(struct ctap *c)
 {
+	pthread_mutex_lock(&c->lock);
 	clock_gettime(CLOCK_MONOTONIC, &c->power_up);
 	ga_state_drop(c);
 	cm_state_drop(c);
 	ctap_pin_power_up(c);
+	pthread_mutex_unlock(&c->lock);
 }
 
 uint64_t ctap_ms_since(const struct timespec *t)
@@ -205,7 +209,9 @@ size_t ctap_cbor(struct ctap *c, const uint8_t *req, size_t len,
 		return 0;
 	/* Responses, like requests, stay within maxMsgSize. */
 	out = wbuf_init(resp + 1, (cap < CTAP_MAX_MSG ? cap : CTAP_MAX_MSG) - 1);
+	pthread_mutex_lock(&c->lock);
 	r = len == 0 ? CTAP1_ERR_INVALID_LENGTH : handle(c, req, len, &out, w);
+	pthread_mutex_unlock(&c->lock);
 	if (r == CTAP2_OK && out.overflow)
 		r = CTAP1_ERR_OTHER;
 	/* The transport logs the command at info; the CTAP status (inside a

@@ -33,7 +33,10 @@ void ctap_destroy(struct ctap *c);
  * lifts the per-power-cycle PIN block, drops tokens and assertion state. */
 void ctap_power_up(struct ctap *c);
 
-/* CTAP2: req = command byte + CBOR parameters. Writes status byte +
+/* ctap_cbor, ctap_u2f and ctap_power_up may be called from several
+ * threads (transports); they are serialized on the ctap's own lock.
+ *
+ * CTAP2: req = command byte + CBOR parameters. Writes status byte +
  * CBOR response into resp; returns its length (always >= 1). */
 size_t ctap_cbor(struct ctap *c, const uint8_t *req, size_t len,
 		 uint8_t *resp, size_t cap, const struct ctap_wait *w);

@@ -6,6 +6,7 @@
 #define VKEY_CTAP_PRIV_H
 
 #include <cbor.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -110,6 +111,9 @@ struct ctap_pin;      /* client_pin.c */
 struct ctap_cred_ctx; /* the credential side's own state */
 
 struct ctap {
+	/* Serializes ctap_cbor, ctap_u2f and ctap_power_up: a key's CTAP
+	 * state is reached from PC/SC and from CTAPHID. */
+	pthread_mutex_t lock;
 	struct vkey *key;
 	struct store *store;
 	struct up *up;

@@ -174,8 +174,8 @@ static unsigned u2f_get_version(const struct apdu *cmd, struct wbuf *resp)
 
 /* CTAP 2.1 §7.2.4: with alwaysUv on, U2F (which has no user
  * verification) is off: register and authenticate are refused. */
-unsigned ctap_u2f(struct ctap *c, const struct apdu *cmd, struct wbuf *resp,
-		  const struct ctap_wait *w)
+static unsigned u2f_dispatch(struct ctap *c, const struct apdu *cmd,
+			     struct wbuf *resp, const struct ctap_wait *w)
 {
 	bool u2f_off = c->config.always_uv;
 	unsigned sw;
@@ -198,5 +198,16 @@ unsigned ctap_u2f(struct ctap *c, const struct apdu *cmd, struct wbuf *resp,
 		sw = SW_INS_NOT_SUPPORTED;
 		break;
 	}
+	return sw;
+}
+
+unsigned ctap_u2f(struct ctap *c, const struct apdu *cmd, struct wbuf *resp,
+		  const struct ctap_wait *w)
+{
+	unsigned sw;
+
+	pthread_mutex_lock(&c->lock);
+	sw = u2f_dispatch(c, cmd, resp, w);
+	pthread_mutex_unlock(&c->lock);
 	return sw;
 }
