@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="
 build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
-libssl-dev libsqlite3-dev libpcsclite-dev libcbor-dev
+libssl-dev libsqlite3-dev libpcsclite-dev libcbor-dev libusbredirparser-dev
 pcscd vsmartcard-vpcd pcsc-tools python3-pyscard yubikey-manager oathtool
 python3-fido2 python3-cryptography
 sqlite3 procps

@@ -46,6 +46,21 @@ void vkey_power_off(struct vkey *key);
 int vkey_apdu(struct vkey *key, const uint8_t *cmd, size_t cmd_len,
 	      uint8_t *resp, size_t resp_cap, size_t *resp_len);
 
+/* CTAP over a transport that carries CTAP natively (CTAPHID).
+ * vkey_ctap_cbor: req = CTAP2 command byte + CBOR; resp gets the status
+ * byte + CBOR. vkey_ctap_msg: req = a CTAP1/U2F message (ISO 7816-4
+ * APDU); resp gets response data + SW1 SW2. tick(arg), if not NULL, is
+ * called about every 100 ms while the command waits for user presence
+ * (keepalives); a non-zero return cancels it. Both return the response
+ * length (0 only when cap is too small for any answer). Safe to call
+ * from any thread; CTAP commands of one key run one at a time. */
+size_t vkey_ctap_cbor(struct vkey *key, const uint8_t *req, size_t len,
+		      uint8_t *resp, size_t cap, int (*tick)(void *arg),
+		      void *arg);
+size_t vkey_ctap_msg(struct vkey *key, const uint8_t *req, size_t len,
+		     uint8_t *resp, size_t cap, int (*tick)(void *arg),
+		     void *arg);
+
 /* Approve the oldest pending (or next, within wait_ms) user-presence
  * request. Returns 0 when a request was approved, -1 if none came. */
 int vkey_touch(struct vkey *key, unsigned wait_ms);

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "apdu/sw.h"
+#include "applets/fido/ctap.h"
+#include "applets/fido/fido.h"
 #include "core/applet.h"
 #include "core/key.h"
 #include "core/log.h"
@@ -159,4 +161,55 @@ int vkey_touch(struct vkey *key, unsigned wait_ms)
 void vkey_cancel(struct vkey *key)
 {
 	up_cancel(key->up);
+}
+
+/* The key's CTAP core; NULL when the FIDO applet is not installed. */
+static struct ctap *key_ctap(struct vkey *key)
+{
+	struct dispatch_slot *s = dispatch_find(&key->dispatch, "fido");
+
+	return s != NULL ? fido_ctap(s->state) : NULL;
+}
+
+/* Not under key->lock: a CTAP command may wait for a touch, and PC/SC
+ * commands to other applets go on meanwhile. The ctap serializes its
+ * own commands. */
+size_t vkey_ctap_cbor(struct vkey *key, const uint8_t *req, size_t len,
+		      uint8_t *resp, size_t cap, int (*tick)(void *arg),
+		      void *arg)
+{
+	struct ctap_wait w = { tick, arg };
+	struct ctap *c = key_ctap(key);
+
+	if (cap < 1)
+		return 0;
+	if (c == NULL) {
+		resp[0] = 0x01; /* CTAP1_ERR_INVALID_COMMAND */
+		return 1;
+	}
+	return ctap_cbor(c, req, len, resp, cap, &w);
+}
+
+size_t vkey_ctap_msg(struct vkey *key, const uint8_t *req, size_t len,
+		     uint8_t *resp, size_t cap, int (*tick)(void *arg),
+		     void *arg)
+{
+	struct ctap_wait w = { tick, arg };
+	struct ctap *c = key_ctap(key);
+	struct wbuf out;
+	struct apdu cmd;
+	unsigned sw;
+
+	if (cap < 2)
+		return 0;
+	out = wbuf_init(resp, cap - 2);
+	sw = (unsigned)apdu_parse(req, len, &cmd);
+	if (sw == 0)
+		sw = c != NULL ? ctap_u2f(c, &cmd, &out, &w)
+			       : SW_INS_NOT_SUPPORTED;
+	if (out.overflow || (sw >= 0x6400 && sw < 0x7000))
+		out.len = 0; /* errors carry no data */
+	resp[out.len] = (uint8_t)(sw >> 8);
+	resp[out.len + 1] = (uint8_t)sw;
+	return out.len + 2;
 }

@@ -454,6 +454,11 @@ static int fido_report_list(void *state, struct wbuf *out)
 	return ctap_report_list(f->ctap, out);
 }
 
+struct ctap *fido_ctap(void *state)
+{
+	return ((struct fido *)state)->ctap;
+}
+
 /* The per-key attestation CA in PEM, for relying parties under test. */
 static int fido_report_attestation(void *state, struct wbuf *out)
 {

@@ -7,4 +7,8 @@
 
 extern const struct applet_ops fido_applet;
 
+/* The CTAP core behind this applet's state, for transports that carry
+ * CTAP natively (vkey_ctap_cbor / vkey_ctap_msg in core/vkey.c). */
+struct ctap *fido_ctap(void *state);
+
 #endif

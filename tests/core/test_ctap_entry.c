@@ -1,0 +1,87 @@
+/* The CTAP entry points for native CTAP transports (CTAPHID):
+ * vkey_ctap_cbor and vkey_ctap_msg on a real key. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../check.h"
+#include "vkey/vkey.h"
+
+static char dir[] = "/tmp/vkey-ctapentry-XXXXXX";
+static struct vkey *key;
+static uint8_t resp[8192];
+
+static void get_info_answers_ok_and_a_map(void)
+{
+	static const uint8_t req[] = { 0x04 };
+	size_t n = vkey_ctap_cbor(key, req, sizeof(req), resp, sizeof(resp),
+				  NULL, NULL);
+
+	CHECK(n > 2);
+	CHECK_EQ(resp[0], 0x00);
+	CHECK_EQ(resp[1] & 0xE0, 0xA0); /* a CBOR map */
+}
+
+static void unknown_ctap_command_is_invalid_command(void)
+{
+	static const uint8_t req[] = { 0x55 };
+	size_t n = vkey_ctap_cbor(key, req, sizeof(req), resp, sizeof(resp),
+				  NULL, NULL);
+
+	CHECK_EQ(n, 1);
+	CHECK_EQ(resp[0], 0x01);
+}
+
+static void u2f_version_through_msg(void)
+{
+	static const uint8_t req[] = { 0x00, 0x03, 0x00, 0x00 };
+	size_t n = vkey_ctap_msg(key, req, sizeof(req), resp, sizeof(resp),
+				 NULL, NULL);
+
+	CHECK_EQ(n, 8);
+	CHECK_MEM(resp, "U2F_V2\x90\x00", 8);
+}
+
+static void malformed_u2f_message_is_6700(void)
+{
+	static const uint8_t req[] = { 0x00, 0x02, 0x03, 0x00, 0x09, 0x01 };
+	size_t n = vkey_ctap_msg(key, req, sizeof(req), resp, sizeof(resp),
+				 NULL, NULL);
+
+	CHECK_EQ(n, 2);
+	CHECK_MEM(resp, "\x67\x00", 2);
+}
+
+static void tiny_buffers_get_no_answer(void)
+{
+	static const uint8_t req[] = { 0x04 };
+
+	CHECK_EQ(vkey_ctap_cbor(key, req, 1, resp, 0, NULL, NULL), 0);
+	CHECK_EQ(vkey_ctap_msg(key, req, 1, resp, 1, NULL, NULL), 0);
+}
+
+int main(void)
+{
+	struct vkey_options o = { 0 };
+	char path[256], err[512];
+	int rc;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/k.db", dir);
+	o.state_path = path;
+	o.up = VKEY_UP_AUTO;
+	if (vkey_open(&key, &o, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	RUN(get_info_answers_ok_and_a_map);
+	RUN(unknown_ctap_command_is_invalid_command);
+	RUN(u2f_version_through_msg);
+	RUN(malformed_u2f_message_is_6700);
+	RUN(tiny_buffers_get_no_answer);
+	vkey_close(key);
+	rc = CHECK_DONE();
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	(void)!system(path);
+	return rc;
+}
