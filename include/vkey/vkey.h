@@ -61,6 +61,11 @@ size_t vkey_ctap_msg(struct vkey *key, const uint8_t *req, size_t len,
 		     uint8_t *resp, size_t cap, int (*tick)(void *arg),
 		     void *arg);
 
+/* FIDO attestation for new credentials: "packed" (under the key's own
+ * CA, the default) or "self". Persisted. Returns 0, or -1 (bad mode, no
+ * FIDO applet, store error). */
+int vkey_set_fido_attestation(struct vkey *key, const char *mode);
+
 /* Approve the oldest pending (or next, within wait_ms) user-presence
  * request. Returns 0 when a request was approved, -1 if none came. */
 int vkey_touch(struct vkey *key, unsigned wait_ms);

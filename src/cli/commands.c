@@ -174,8 +174,57 @@ static const char oath_usage[] =
 
 static const char fido_usage[] =
 	"usage: vkey fido list [--state PATH]\n"
+	"       vkey fido attestation packed|self [--state PATH]\n"
 	"\n"
-	"List the discoverable FIDO credentials: relying party, user, algorithm.\n";
+	"list: the discoverable FIDO credentials (relying party, user,\n"
+	"algorithm). attestation: how new credentials are attested: packed\n"
+	"(under the key's own CA, see vkey attestation export; the default)\n"
+	"or self (signed by the credential's own key, no certificate).\n";
+
+/* vkey fido attestation MODE: a persisted setting, through the daemon or
+ * on the state file. */
+static int fido_attestation(int argc, char **argv)
+{
+	struct common_opts o;
+	struct vkey_options ko;
+	struct vkey *key;
+	const char *mode = argc > 1 ? argv[1] : NULL;
+	char req[64], out[512], err[512];
+	int r;
+
+	if (mode == NULL || (strcmp(mode, "packed") != 0 &&
+			     strcmp(mode, "self") != 0)) {
+		fputs(fido_usage, stderr);
+		return 2;
+	}
+	r = parse_common(argc - 1, argv + 1, fido_usage, 0, &o);
+	if (r != 0)
+		return r == 1 ? 0 : r;
+	snprintf(req, sizeof(req), "fido-attestation %s", mode);
+	r = via_daemon(&o, req, CTL_TIMEOUT_MS, out, sizeof(out));
+	if (r >= 0)
+		return r;
+	if (access(o.state, F_OK) != 0) {
+		fprintf(stderr, "vkey: no key at %s (vkey serve creates one)\n",
+			o.state);
+		return 1;
+	}
+	memset(&ko, 0, sizeof(ko));
+	ko.state_path = o.state;
+	ko.up = VKEY_UP_DENY;
+	if (vkey_open(&key, &ko, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vkey: %s\n", err);
+		return 1;
+	}
+	r = vkey_set_fido_attestation(key, mode);
+	vkey_close(key);
+	if (r != 0) {
+		fprintf(stderr, "vkey: cannot set fido attestation\n");
+		return 1;
+	}
+	printf("fido attestation: %s\n", mode);
+	return 0;
+}
 
 /* vkey APPLET list: the one subcommand applets have today. */
 static int applet_list(int argc, char **argv, const char *name,
@@ -201,6 +250,8 @@ int cmd_oath(int argc, char **argv)
 
 int cmd_fido(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "attestation") == 0)
+		return fido_attestation(argc - 1, argv + 1);
 	return applet_list(argc, argv, "fido", fido_usage, &report_fido);
 }
 

@@ -213,3 +213,16 @@ size_t vkey_ctap_msg(struct vkey *key, const uint8_t *req, size_t len,
 	resp[out.len + 1] = (uint8_t)sw;
 	return out.len + 2;
 }
+
+int vkey_set_fido_attestation(struct vkey *key, const char *mode)
+{
+	struct ctap *c = key_ctap(key);
+
+	if (c == NULL || mode == NULL)
+		return -1;
+	if (strcmp(mode, "self") == 0)
+		return ctap_set_self_attestation(c, true);
+	if (strcmp(mode, "packed") == 0)
+		return ctap_set_self_attestation(c, false);
+	return -1;
+}

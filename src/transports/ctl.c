@@ -113,6 +113,11 @@ static void handle(struct ctl *c, int fd, char *req)
 	} else if (strcmp(verb, "list") == 0 && arg != NULL &&
 		   strcmp(arg, "fido") == 0) {
 		ok = vkey_report_fido_list(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
+	} else if (strcmp(verb, "fido-attestation") == 0 && arg != NULL) {
+		ok = vkey_set_fido_attestation(c->key, arg);
+		snprintf(reply, CTL_REPLY_MAX, ok == 0 ? "fido attestation: %s\n"
+						       : "cannot set fido attestation to '%.16s'\n",
+			 arg);
 	} else if (strcmp(verb, "attestation") == 0) {
 		ok = vkey_report_attestation(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
 	} else if (strcmp(verb, "touch") == 0) {

@@ -51,6 +51,53 @@ static void malformed_u2f_message_is_6700(void)
 	CHECK_MEM(resp, "\x67\x00", 2);
 }
 
+/* makeCredential ES256 for a.example: clientDataHash, rp, user, params. */
+static size_t make_credential(void)
+{
+	static const uint8_t head[] = { 0x01, 0xA4, 0x01, 0x58, 0x20 };
+	static const uint8_t tail[] = {
+		0x02, 0xA1, 0x62, 'i', 'd', 0x69, 'a', '.', 'e', 'x', 'a',
+		'm', 'p', 'l', 'e',
+		0x03, 0xA1, 0x62, 'i', 'd', 0x41, 0x01,
+		0x04, 0x81, 0xA2, 0x63, 'a', 'l', 'g', 0x26, 0x64, 't', 'y',
+		'p', 'e', 0x6A, 'p', 'u', 'b', 'l', 'i', 'c', '-', 'k', 'e',
+		'y',
+	};
+	uint8_t req[sizeof(head) + 32 + sizeof(tail)] = { 0 };
+
+	memcpy(req, head, sizeof(head));
+	memcpy(req + sizeof(head) + 32, tail, sizeof(tail));
+	return vkey_ctap_cbor(key, req, sizeof(req), resp, sizeof(resp), NULL,
+			      NULL);
+}
+
+static int has_x5c(size_t n)
+{
+	static const uint8_t x5c[] = { 0x63, 'x', '5', 'c' };
+
+	for (size_t i = 0; i + sizeof(x5c) <= n; i++)
+		if (memcmp(resp + i, x5c, sizeof(x5c)) == 0)
+			return 1;
+	return 0;
+}
+
+static void attestation_mode_switches_between_packed_and_self(void)
+{
+	size_t n;
+
+	n = make_credential();
+	CHECK(n > 1 && resp[0] == 0x00);
+	CHECK(has_x5c(n));
+	CHECK_EQ(vkey_set_fido_attestation(key, "self"), 0);
+	n = make_credential();
+	CHECK(n > 1 && resp[0] == 0x00);
+	CHECK(!has_x5c(n));
+	CHECK_EQ(vkey_set_fido_attestation(key, "bogus"), -1);
+	CHECK_EQ(vkey_set_fido_attestation(key, "packed"), 0);
+	n = make_credential();
+	CHECK(has_x5c(n));
+}
+
 static void tiny_buffers_get_no_answer(void)
 {
 	static const uint8_t req[] = { 0x04 };
@@ -78,6 +125,7 @@ int main(void)
 	RUN(unknown_ctap_command_is_invalid_command);
 	RUN(u2f_version_through_msg);
 	RUN(malformed_u2f_message_is_6700);
+	RUN(attestation_mode_switches_between_packed_and_self);
 	RUN(tiny_buffers_get_no_answer);
 	vkey_close(key);
 	rc = CHECK_DONE();

@@ -198,6 +198,15 @@ bool attest_self(struct ctap *c)
 	return self;
 }
 
+int attest_set_self(struct ctap *c, bool self)
+{
+	static const char packed[] = "packed", self_mode[] = "self";
+	const char *v = self ? self_mode : packed;
+
+	return store_put(c->store, NS_CONFIG, k_mode, strlen(k_mode), v,
+			 strlen(v)) == STORE_OK ? 0 : -1;
+}
+
 static cbor_item_t *build_int(int64_t v)
 {
 	return v >= 0 ? cbor_build_uint64((uint64_t)v)

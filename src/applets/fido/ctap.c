@@ -394,3 +394,13 @@ const char *ctap_status_text(uint8_t status)
 			return status_texts[i].text;
 	return "unknown status";
 }
+
+int ctap_set_self_attestation(struct ctap *c, bool self)
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = attest_set_self(c, self);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}

@@ -4,6 +4,7 @@
 #ifndef VKEY_CTAP_H
 #define VKEY_CTAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,10 @@ int ctap_factory_reset(struct ctap *c);
 /* Text for vkey status / list (lines ending in '\n'). */
 int ctap_report_status(struct ctap *c, struct wbuf *out);
 int ctap_report_list(struct ctap *c, struct wbuf *out);
+
+/* Attestation mode for new credentials: self (true) or packed under the
+ * key's CA (false, the default). Persisted. */
+int ctap_set_self_attestation(struct ctap *c, bool self);
 
 /* The per-key attestation CA certificate (DER) a relying party under
  * test should trust. *der is malloc'd. */

@@ -233,6 +233,8 @@ uint8_t attest_statement(struct ctap *c, const struct cred_key *k,
 void attest_forget(struct ctap *c);
 /* The key's config selects self attestation. */
 bool attest_self(struct ctap *c);
+/* Persist the choice: self attestation (true) or packed under the CA. */
+int attest_set_self(struct ctap *c, bool self);
 
 /* ---- counter.c ---- */
 /* The next signature counter; CTAP2_ERR_PROCESSING when the store
