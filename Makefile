@@ -8,6 +8,7 @@ CHECK_FUZZ_SECONDS ?= 20
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
 .PHONY: all deps build run check check-unit check-asan check-fuzz fuzz bench install clean
+.PHONY: demo guest-image
 
 all: build
 
@@ -23,6 +24,16 @@ build: deps $(BUILD)/build.ninja
 # Start a key on the host's PC/SC stack (pcscd + vpcd) and say how to use it.
 run: build
 	@scripts/run.sh $(BUILD)/vkey
+
+# Boot a QEMU guest with a key plugged in by usb-redir and show what the
+# guest's fido2-token sees (docs/GUEST.md).
+demo: build guest-image
+	@scripts/guest/demo.sh $(BUILD)/vkey
+
+# The guests' Debian kernel (downloaded once) and initramfs, cached in
+# $XDG_CACHE_HOME/vkey-guest (default ~/.cache/vkey-guest).
+guest-image: deps
+	@scripts/guest/image.sh
 
 check: build check-unit check-asan check-fuzz
 

@@ -9,6 +9,8 @@ libssl-dev libsqlite3-dev libpcsclite-dev libcbor-dev libusbredirparser-dev
 pcscd vsmartcard-vpcd pcsc-tools python3-pyscard yubikey-manager oathtool
 python3-fido2 python3-cryptography
 sqlite3 procps
+qemu-system-x86 busybox-static cpio kmod fido2-tools libfido2-dev libccid
+opensc openssh-client tshark
 "
 
 missing=""
