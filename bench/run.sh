@@ -110,6 +110,14 @@ fido() {
 	fi
 }
 
+# A libfido2 client inside a QEMU guest, through usb-redir and CTAPHID (two
+# guest boots, about a minute; VKEY_BENCH_GUEST=0 skips it).
+guest() {
+	echo
+	echo "-- (h) FIDO from inside a QEMU guest (usb-redir, CTAPHID, hidraw, libfido2)"
+	timeout 900 "$SRC/bench/guest_bench.sh" "$VKEY" 300 || echo "guest_bench failed"
+}
+
 main() {
 	TMP=$(mktemp -d /tmp/vkey-bench.XXXXXX)
 	header
@@ -121,6 +129,9 @@ main() {
 	fi
 	if [[ -x $BUILD/bench/fido_bench ]]; then
 		fido
+	fi
+	if [[ ${VKEY_BENCH_GUEST:-1} != 0 ]]; then
+		guest
 	fi
 }
 

@@ -200,14 +200,17 @@ ssh_download_resident() {
 pcscd_reader() {
 	local i names
 	# usbfs is ready once the device enumerated (wait_device ran first).
-	pcscd -f -d >pcscd.log 2>&1 &
+	# An empty reader.conf directory: the host's vpcd entry (serial
+	# readers 'Virtual PCD 00 0x') has nothing to do in the guest.
+	mkdir -p pcscd-conf
+	pcscd -f -d -c "$PWD/pcscd-conf" >pcscd.log 2>&1 &
 	PCSCD_PID=$!
 	for ((i = 0; i < 60; i++)); do
 		names=$(timeout 20 "$PY" -c '
 from smartcard.System import readers
 for r in readers(): print(r)' 2>/dev/null)
 		READER=$(grep -i vkey <<<"$names" | head -1)
-		[[ -z $READER ]] && READER=$(head -1 <<<"$names")
+		[[ -z $READER ]] && READER=$(grep -v 'Virtual PCD' <<<"$names" | head -1)
 		if [[ -n $READER ]]; then
 			echo "readers: $names"
 			echo "$READER" >reader.txt
