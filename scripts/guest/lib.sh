@@ -5,7 +5,7 @@
 # that survives `make clean` and build-dir changes, so the Debian kernel is
 # fetched once per machine, not once per test run.
 
-GUEST_CACHE=${VKEY_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vkey-guest}
+GUEST_CACHE=${VKEY_GUEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/vkey-guest}
 # shellcheck disable=SC2034 # used by the scripts that source this
 GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
