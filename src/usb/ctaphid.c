@@ -1,6 +1,5 @@
-/* CTAPHID, the FIDO USB HID transport (CTAP 2.1 §11.2), as the class of
- * interface 0: channels, message reassembly and the commands answered on
- * the spot. MSG and CBOR go to a worker (ctaphid_job.c). */
+/* CTAPHID (CTAP 2.1 §11.2) as the class of USB interface 0: channels,
+ * reassembly, the commands answered at once; MSG/CBOR go to ctaphid_job.c. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>

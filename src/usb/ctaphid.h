@@ -1,6 +1,5 @@
-/* CTAPHID, the FIDO USB HID transport (CTAP 2.1 §11.2): the state of one
- * device's CTAPHID interface, shared by its files (framing, channels and
- * commands, the request worker, the HID descriptors). Private to src/usb. */
+/* CTAPHID, the FIDO USB HID transport (CTAP 2.1 §11.2): one interface's
+ * state and constants, shared by the ctaphid*.c files of src/usb only. */
 #ifndef VKEY_USB_CTAPHID_H
 #define VKEY_USB_CTAPHID_H
 

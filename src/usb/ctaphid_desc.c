@@ -1,6 +1,5 @@
-/* The HID side of the CTAPHID interface (CTAP 2.1 §11.2.8, HID 1.11):
- * the FIDO report descriptor, the HID class descriptor, and the requests
- * a host's HID driver sends to the interface. */
+/* The HID side of the CTAPHID interface (CTAP 2.1 §11.2.8, HID 1.11): the
+ * FIDO report descriptor, the HID descriptor, HID class requests. */
 #include <string.h>
 
 #include "usb/ctaphid.h"
@@ -79,7 +78,8 @@ static int answer(uint8_t *data, size_t len, const void *p, size_t n)
 {
 	if (n > len)
 		n = len;
-	memcpy(data, p, n);
+	if (n > 0)
+		memcpy(data, p, n);
 	return (int)n;
 }
 

@@ -1,7 +1,5 @@
-/* CTAPHID's two threads per device: a worker runs the MSG or CBOR request
- * in flight (the CTAP core may block on a touch), and a timer sends its
- * KEEPALIVEs and ends messages whose packets stop coming, so the wire
- * keeps being served meanwhile (CTAP 2.1 §11.2.9.1.5, §11.2.9.1.7). */
+/* CTAPHID's threads: a worker runs the MSG/CBOR request (which may wait for
+ * a touch); a timer sends its KEEPALIVEs and times out stalled messages. */
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>

@@ -1,8 +1,8 @@
-/* The CTAPHID class (src/usb/ctaphid*.c) driven through its class table on
- * real keys: commands, channels, keepalives and cancel, and one named
- * regress case per malformed input. */
+/* The CTAPHID class driven through its class table on real keys: commands,
+ * channels, keepalives, cancel; one named regress case per malformed input. */
 #include <ftw.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +66,10 @@ static uint64_t now_ms(void)
 static int read_report(void *h, uint8_t rpt[RPT], unsigned ms)
 {
 	uint64_t end = now_ms() + ms;
-	struct timespec ts = { (time_t)(end / 1000), (long)(end % 1000) * 1000000L };
+	struct timespec ts = { (time_t)(end / 1000),
+			       (long)(end % 1000) * 1000000L };
 	unsigned seen;
+	bool timed_out;
 	int r = -1;
 
 	for (;;) {
@@ -81,8 +83,9 @@ static int read_report(void *h, uint8_t rpt[RPT], unsigned ms)
 		pthread_mutex_lock(&note_mu);
 		while (notes == seen && now_ms() < end)
 			pthread_cond_timedwait(&note_cv, &note_mu, &ts);
+		timed_out = notes == seen;
 		pthread_mutex_unlock(&note_mu);
-		if (notes == seen && now_ms() >= end)
+		if (timed_out)
 			break;
 	}
 	return r;
