@@ -239,13 +239,26 @@ static size_t bos_descriptor(uint8_t *b)
 	return w.len;
 }
 
+/* Continuation bytes after a UTF-8 lead byte. */
+static size_t utf8_tail(uint8_t lead)
+{
+	if (lead < 0x80)
+		return 0;
+	if ((lead & 0xE0) == 0xC0)
+		return 1;
+	if ((lead & 0xF0) == 0xE0)
+		return 2;
+	return 3;
+}
+
 /* One code point from UTF-8; malformed bytes and characters outside the
- * BMP become '?', so a descriptor is always valid UTF-16. */
+ * BMP become '?', so a descriptor is always valid UTF-16. Never reads
+ * past the terminating NUL (it is not a continuation byte). */
 static uint16_t utf8_next(const char **s)
 {
 	const uint8_t *p = (const uint8_t *)*s;
 	uint32_t c = p[0];
-	size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : 3;
+	size_t n = utf8_tail(p[0]);
 
 	if (n > 0)
 		c &= 0x3Fu >> n;

@@ -271,7 +271,8 @@ static void ident_sets_ids_and_strings(void)
 static void long_and_utf8_strings(void)
 {
 	char longname[400];
-	struct usb_ident id = { 1, 2, longname, "caf\xc3\xa9 \xf0\x9f\x94\x91" };
+	struct usb_ident id = { 1, 2, longname,
+				"caf\xc3\xa9 \xf0\x9f\x94\x91" };
 	int n;
 
 	memset(longname, 'x', sizeof(longname) - 1);
