@@ -477,6 +477,52 @@ static void touch_approves_wait(void)
 	ops->destroy(h);
 }
 
+/* §11.2.5.3: INIT during a touch wait ends the request; its answer is
+ * dropped and the channel serves the next one. */
+static void init_resync_abandons_touch_wait(void)
+{
+	static const uint8_t nonce[8] = { 5, 4, 3, 2, 1, 0, 1, 2 };
+	static const uint8_t get_info[] = { 0x04 };
+	uint8_t req[128];
+	size_t n = make_credential(req);
+	void *h = open_class(key_prompt);
+	uint32_t cid = allocate(h);
+
+	send_msg(h, cid, CMD_CBOR, req, n);
+	CHECK(wait_upneeded(h, cid) > 0);
+	send_msg(h, cid, CMD_INIT, nonce, sizeof(nonce));
+	CHECK_EQ(recv_msg(h, cid, &rep, 2000), 0);
+	CHECK_EQ(rep.cmd, CMD_INIT);
+	CHECK_MEM(rep.data, nonce, 8);
+	CHECK(quiet(h, 500)); /* no answer, no more keepalives */
+	send_msg(h, cid, CMD_CBOR, get_info, sizeof(get_info));
+	CHECK_EQ(recv_msg(h, cid, &rep, 5000), 0);
+	CHECK_EQ(rep.cmd, CMD_CBOR);
+	CHECK_EQ(rep.data[0], 0x00);
+	ops->destroy(h);
+}
+
+/* A bus reset during a touch wait: everything goes, the class works on. */
+static void reset_abandons_touch_wait(void)
+{
+	static const uint8_t get_info[] = { 0x04 };
+	uint8_t req[128];
+	size_t n = make_credential(req);
+	void *h = open_class(key_prompt);
+	uint32_t cid = allocate(h);
+
+	send_msg(h, cid, CMD_CBOR, req, n);
+	CHECK(wait_upneeded(h, cid) > 0);
+	ops->reset(h);
+	CHECK(quiet(h, 500));
+	cid = allocate(h);
+	send_msg(h, cid, CMD_CBOR, get_info, sizeof(get_info));
+	CHECK_EQ(recv_msg(h, cid, &rep, 5000), 0);
+	CHECK_EQ(rep.cmd, CMD_CBOR);
+	CHECK_EQ(rep.data[0], 0x00);
+	ops->destroy(h);
+}
+
 /* §11.2.5.3: INIT on a channel aborts its message, keeps its CID. */
 static void init_resyncs_channel(void)
 {
@@ -781,6 +827,8 @@ int main(void)
 	RUN(cancel_ends_touch_wait);
 	RUN(touch_approves_wait);
 	RUN(init_resyncs_channel);
+	RUN(init_resync_abandons_touch_wait);
+	RUN(reset_abandons_touch_wait);
 	RUN(full_table_reuses_oldest_channel);
 	RUN(reset_forgets_channels);
 	RUN(hid_descriptors_and_requests);
