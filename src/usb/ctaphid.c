@@ -363,7 +363,7 @@ static void hid_clear(struct hid *h)
 		chan_drop_rx(&h->chans[i]);
 		h->chans[i].cid = CTAPHID_RESERVED_CID;
 	}
-	h->q.head = h->q.count = 0;
+	explicit_bzero(&h->q, sizeof(h->q));
 	h->lock_cid = CTAPHID_RESERVED_CID;
 }
 
@@ -395,8 +395,7 @@ static void hid_destroy(void *cls)
 	if (h == NULL)
 		return;
 	hid_job_fini(h); /* joins the threads */
-	hid_clear(h);
-	explicit_bzero(&h->job, sizeof(h->job));
+	explicit_bzero(h, sizeof(*h)); /* messages, answers, PIN material */
 	free(h);
 }
 

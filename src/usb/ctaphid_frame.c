@@ -121,6 +121,7 @@ bool hid_queue_pop(struct hid *h, uint8_t rpt[HID_RPT_SIZE])
 	if (q->count == 0)
 		return false;
 	memcpy(rpt, q->rpt[q->head], HID_RPT_SIZE);
+	explicit_bzero(q->rpt[q->head], HID_RPT_SIZE); /* answers hold tokens */
 	q->head = (q->head + 1) % CTAPHID_QUEUE_REPORTS;
 	q->count--;
 	return true;
