@@ -190,6 +190,27 @@ size_t vkey_ctap_cbor(struct vkey *key, const uint8_t *req, size_t len,
 	return ctap_cbor(c, req, len, resp, cap, &w);
 }
 
+/* U2F raw messages (FIDO U2F Raw Message Formats §3.1.3) always use the
+ * extended encoding, and clients (python-fido2, libfido2) send a request
+ * without data as CLA INS P1 P2 00 00 00 Le1 Le2: an Lc of zero, which
+ * ISO 7816-4 does not allow but every U2F key accepts. */
+static bool u2f_empty_extended(const uint8_t *req, size_t len)
+{
+	return len == 9 && req[4] == 0 && req[5] == 0 && req[6] == 0;
+}
+
+/* That request as the case 2E command it means. */
+static int apdu_parse_u2f_empty(const uint8_t *req, struct apdu *cmd)
+{
+	uint8_t b[7];
+
+	memcpy(b, req, 4);
+	b[4] = 0;
+	b[5] = req[7];
+	b[6] = req[8];
+	return apdu_parse(b, sizeof(b), cmd);
+}
+
 size_t vkey_ctap_msg(struct vkey *key, const uint8_t *req, size_t len,
 		     uint8_t *resp, size_t cap, int (*tick)(void *arg),
 		     void *arg)
@@ -204,6 +225,8 @@ size_t vkey_ctap_msg(struct vkey *key, const uint8_t *req, size_t len,
 		return 0;
 	out = wbuf_init(resp, cap - 2);
 	sw = (unsigned)apdu_parse(req, len, &cmd);
+	if (sw != 0 && u2f_empty_extended(req, len))
+		sw = (unsigned)apdu_parse_u2f_empty(req, &cmd);
 	if (sw == 0)
 		sw = c != NULL ? ctap_u2f(c, &cmd, &out, &w)
 			       : SW_INS_NOT_SUPPORTED;

@@ -41,6 +41,17 @@ static void u2f_version_through_msg(void)
 	CHECK_MEM(resp, "U2F_V2\x90\x00", 8);
 }
 
+static void u2f_version_with_zero_extended_lc(void)
+{
+	static const uint8_t req[] = { 0x00, 0x03, 0x00, 0x00, 0x00,
+				       0x00, 0x00, 0x00, 0x00 };
+	size_t n = vkey_ctap_msg(key, req, sizeof(req), resp, sizeof(resp),
+				 NULL, NULL);
+
+	CHECK_EQ(n, 8);
+	CHECK_MEM(resp, "U2F_V2\x90\x00", 8);
+}
+
 static void malformed_u2f_message_is_6700(void)
 {
 	static const uint8_t req[] = { 0x00, 0x02, 0x03, 0x00, 0x09, 0x01 };
@@ -124,6 +135,7 @@ int main(void)
 	RUN(get_info_answers_ok_and_a_map);
 	RUN(unknown_ctap_command_is_invalid_command);
 	RUN(u2f_version_through_msg);
+	RUN(u2f_version_with_zero_extended_lc);
 	RUN(malformed_u2f_message_is_6700);
 	RUN(attestation_mode_switches_between_packed_and_self);
 	RUN(tiny_buffers_get_no_answer);
