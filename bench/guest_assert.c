@@ -1,8 +1,9 @@
 /* FIDO round trips from inside a QEMU guest: runs in the guest
  * (bench/guest_bench.sh) against a vkey attached by usb-redir, through the
  * guest kernel's hidraw and libfido2, the path a browser or ssh in a VM
- * takes. Prints medians of getInfo (the CTAPHID floor) and getAssertion
- * ES256; the one assertion kept is verified. Never asserts on time. */
+ * takes. Prints medians of getPINRetries (one 64-byte report each way:
+ * the transport's floor), getInfo (six reports back) and getAssertion
+ * ES256; the last assertion is verified. Never asserts on time. */
 #include <fido.h>
 #include <fido/es256.h>
 #include <getopt.h>
@@ -98,6 +99,23 @@ static int verify(const fido_cred_t *cred, const fido_assert_t *a)
 	return r == FIDO_OK ? 0 : -1;
 }
 
+static int bench_retries(fido_dev_t *dev, uint64_t *s, size_t n)
+{
+	for (size_t i = 0; i < n + WARMUP; i++) {
+		int tries = 0;
+		uint64_t t0 = bench_now_ns();
+		int r = fido_dev_get_retry_count(dev, &tries);
+
+		if (i >= WARMUP)
+			s[i - WARMUP] = bench_now_ns() - t0;
+		if (r != FIDO_OK) {
+			fprintf(stderr, "getPINRetries: %s\n", fido_strerr(r));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int bench_info(fido_dev_t *dev, uint64_t *s, size_t n)
 {
 	for (size_t i = 0; i < n + WARMUP; i++) {
@@ -169,9 +187,13 @@ int main(int argc, char **argv)
 		goto out;
 
 	snprintf(note, sizeof note, "%s, N=%zu", path, n);
+	if (bench_retries(dev, s, n) != 0)
+		goto out;
+	bench_print("guest getPINRetries (1 report each way)",
+		    bench_summarize(s, n), note);
 	if (bench_info(dev, s, n) != 0)
 		goto out;
-	bench_print("guest getInfo (CTAPHID floor)", bench_summarize(s, n), note);
+	bench_print("guest getInfo", bench_summarize(s, n), NULL);
 	if (bench_assert(dev, cred, s, n) != 0)
 		goto out;
 	bench_print("guest getAssertion ES256", bench_summarize(s, n),

@@ -5,7 +5,8 @@
 # ssh-keygen, pcscd + libccid, ykman). One boot runs every check.
 # Afterwards: vkey stops cleanly on SIGTERM, its log has no sanitizer
 # report, and its --pcap capture decodes in tshark with both the CTAPHID
-# (interrupt) and CCID (bulk) traffic in it.
+# (interrupt) and CCID (bulk) traffic in it. The work directory is kept
+# when something failed, or always with VKEY_GUEST_KEEP=1.
 set -euo pipefail
 
 CONTROLLER=${1:?usage: guest_e2e.sh xhci|uhci}
@@ -23,7 +24,7 @@ need() {
 cleanup() {
 	key_stop >/dev/null 2>&1 || true
 	if [[ -n $WORK ]]; then
-		if ((${#FAILED[@]})); then
+		if ((${#FAILED[@]})) || [[ ${VKEY_GUEST_KEEP:-0} != 0 ]]; then
 			echo "kept $WORK for inspection (vkey.log, steps/*.log, usb.pcap)"
 		else
 			rm -rf "$WORK"
@@ -36,7 +37,7 @@ check_pcap() {
 	local pcap=$WORK/usb.pcap types
 	need tshark
 	[[ -s $pcap ]] || { echo "no capture at $pcap"; return 1; }
-	types=$(timeout 120 tshark -r "$pcap" -T fields -e usb.transfer_type 2>&1 | sort | uniq -c)
+	types=$(timeout 120 tshark -r "$pcap" -T fields -e usb.transfer_type 2>/dev/null | sort | uniq -c)
 	echo "pcap transfer types (count, type: 0x01 interrupt, 0x02 control, 0x03 bulk):"
 	echo "$types"
 	grep -q '0x01$' <<<"$types" && grep -q '0x03$' <<<"$types"

@@ -53,8 +53,9 @@ with_pin() {
 		--answer 'PIN[^\n]*: ?$' "$PIN" -- "$@"
 }
 
-b64_rand() { head -c "${1:-32}" /dev/urandom | base64 -w0; }
-b64_sha() { printf '%s' "$1" | openssl sha256 -binary | base64 -w0; }
+# One base64 line each (fido2-tools read newline-separated fields).
+b64_rand() { head -c "${1:-32}" /dev/urandom | base64 -w0; echo; }
+b64_sha() { printf '%s' "$1" | openssl sha256 -binary | base64 -w0; echo; }
 
 # ---- FIDO over hidraw: libfido2's tools -------------------------------
 
@@ -188,17 +189,39 @@ ssh_ed25519_sk_resident() { ssh_key ed25519-sk id_ed25519_sk_res -O resident -O 
 ssh_ecdsa_sk_resident() { ssh_key ecdsa-sk id_ecdsa_sk_res -O resident -O application=ssh:vkey-guest2; }
 
 # ssh-keygen -K downloads the resident keys again (with the PIN).
-ssh_download_resident() {
-	mkdir -p sshk && cd sshk || return 1
-	with_pin ssh-keygen -K -N '' || return 1
+# (a subshell: steps share the script's cwd)
+ssh_download_resident() (
+	mkdir -p sshk && cd sshk || exit 1
+	with_pin ssh-keygen -K -N '' || exit 1
 	ls -l
-	ls id_*_sk_rk_vkey-guest* >/dev/null 2>&1 || ls id_*_sk_rk* >/dev/null 2>&1
-}
+	ls id_ed25519_sk_rk_vkey-guest id_ecdsa_sk_rk_vkey-guest2 >/dev/null
+)
 
 # ---- CCID: pcscd + libccid, ykman OATH --------------------------------
 
+# pcscd hands a USB device to libccid only when the VID/PID pair is listed
+# in libccid's Info.plist (pcsc-lite's "class driver" is a fallback among
+# listed pairs, not a match on interface class 0x0B), and Debian 12's
+# libccid 1.5.2 does not list 1209:0001. A user adds it to
+# /etc/libccid_Info.plist (Debian's conffile behind the bundle's
+# Info.plist); here a patched copy is bind-mounted over it in the guest.
+ccid_accept_vkey() {
+	"$PY" - /etc/libccid_Info.plist ccid_Info.plist <<'EOF'
+import plistlib, sys
+with open(sys.argv[1], "rb") as f:
+    d = plistlib.load(f)
+d["ifdVendorID"].append("0x1209")
+d["ifdProductID"].append("0x0001")
+d["ifdFriendlyName"].append("vkey")
+with open(sys.argv[2], "wb") as f:
+    plistlib.dump(d, f)
+EOF
+	mount --bind ccid_Info.plist /etc/libccid_Info.plist
+}
+
 pcscd_reader() {
 	local i names
+	ccid_accept_vkey || return 1
 	# usbfs is ready once the device enumerated (wait_device ran first).
 	# An empty reader.conf directory: the host's vpcd entry (serial
 	# readers 'Virtual PCD 00 0x') has nothing to do in the guest.
