@@ -5,7 +5,12 @@ set -uo pipefail
 
 VKEY=${VKEY:?VKEY is not set}
 TMP=$(mktemp -d /tmp/vkey-serve-cli.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+pid=
+cleanup() {
+	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
 FAILED=0
 
 # refused "expected message" ARGS...: exit 2, the message, no state file.
@@ -94,6 +99,7 @@ fi
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
+pid=
 if [[ $rc != 0 || -e $TMP/a.sock || -e $TMP/b.sock ]]; then
 	echo "FAIL stop: rc $rc, sockets left: $(ls "$TMP")"
 	FAILED=$((FAILED + 1))

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -115,6 +116,9 @@ static void start_daemon(void)
 	daemon_pid = fork();
 	if (daemon_pid == 0) {
 		int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		/* A test that dies (a sanitizer abort) takes the daemon along. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 
 		dup2(fd, 1);
 		dup2(fd, 2);
