@@ -60,11 +60,17 @@ main() {
 	WORK=$(mktemp -d /tmp/vkey-guest-e2e.XXXXXX)
 	chmod 755 "$WORK"
 
+	# The guest sees fresh tmpfs on /tmp, /run, /root and /var/tmp: a source
+	# tree there (a CI clone in /tmp) is hidden, so the guest side travels
+	# in the work share.
+	mkdir "$WORK/guest"
+	cp "$SRC/tests/guest/in_guest.sh" "$SRC/tests/guest/pty_answer.py" "$WORK/guest/"
+
 	key_start "$VKEY" "$WORK" --pcap "$WORK/usb.pcap" -v || { FAILED+=(vkey_start); exit 1; }
 	t0=$(date +%s)
 	timeout 1000 "$SRC/scripts/guest/run-guest" --controller "$CONTROLLER" \
 		--usbredir "$KEY_SOCK" --work "$WORK" --timeout 900 \
-		-- bash "$SRC/tests/guest/in_guest.sh" || rc=$?
+		-- bash "$WORK/guest/in_guest.sh" || rc=$?
 	echo "== guest on $CONTROLLER: exit $rc after $(($(date +%s) - t0)) s"
 	((rc == 0)) || FAILED+=(guest)
 
