@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "apdu/sw.h"
 #include "applets/fido/ctap.h"
@@ -163,6 +164,14 @@ void vkey_cancel(struct vkey *key)
 	up_cancel(key->up);
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* The key's CTAP core; NULL when the FIDO applet is not installed. */
 static struct ctap *key_ctap(struct vkey *key)
 {
@@ -180,6 +189,8 @@ size_t vkey_ctap_cbor(struct vkey *key, const uint8_t *req, size_t len,
 {
 	struct ctap_wait w = { tick, arg };
 	struct ctap *c = key_ctap(key);
+	double t0 = now_ms();
+	size_t n;
 
 	if (cap < 1)
 		return 0;
@@ -187,7 +198,12 @@ size_t vkey_ctap_cbor(struct vkey *key, const uint8_t *req, size_t len,
 		resp[0] = 0x01; /* CTAP1_ERR_INVALID_COMMAND */
 		return 1;
 	}
-	return ctap_cbor(c, req, len, resp, cap, &w);
+	n = ctap_cbor(c, req, len, resp, cap, &w);
+	/* One line per command, as the APDU path logs (names only). */
+	log_info("fido: CTAP2 %s -> %s (%.3f ms)",
+		 len > 0 ? ctap_command_name(req[0]) : "(empty)",
+		 ctap_status_text(resp[0]), now_ms() - t0);
+	return n;
 }
 
 /* U2F raw messages (FIDO U2F Raw Message Formats §3.1.3) always use the
@@ -217,6 +233,7 @@ size_t vkey_ctap_msg(struct vkey *key, const uint8_t *req, size_t len,
 {
 	struct ctap_wait w = { tick, arg };
 	struct ctap *c = key_ctap(key);
+	double t0 = now_ms();
 	struct wbuf out;
 	struct apdu cmd;
 	unsigned sw;
@@ -232,6 +249,8 @@ size_t vkey_ctap_msg(struct vkey *key, const uint8_t *req, size_t len,
 			       : SW_INS_NOT_SUPPORTED;
 	if (out.overflow || (sw >= 0x6400 && sw < 0x7000))
 		out.len = 0; /* errors carry no data */
+	log_info("fido: U2F INS %02X -> %04X (%.3f ms)", len > 1 ? req[1] : 0,
+		 sw, now_ms() - t0);
 	resp[out.len] = (uint8_t)(sw >> 8);
 	resp[out.len + 1] = (uint8_t)sw;
 	return out.len + 2;

@@ -47,6 +47,10 @@ size_t ctap_cbor(struct ctap *c, const uint8_t *req, size_t len,
 unsigned ctap_u2f(struct ctap *c, const struct apdu *cmd, struct wbuf *resp,
 		  const struct ctap_wait *w);
 
+/* Text for logs. */
+const char *ctap_status_text(uint8_t status);
+const char *ctap_command_name(uint8_t cmd);
+
 /* Everything FIDO on this key back to factory state (vkey reset fido). */
 int ctap_factory_reset(struct ctap *c);
 

@@ -266,9 +266,6 @@ uint8_t ctap_cmd_config(struct ctap *c, const cbor_item_t *params,
 uint8_t ctap_user_presence(struct ctap *c, const char *what,
 			   const struct ctap_wait *w);
 
-/* Text for logs. */
-const char *ctap_status_text(uint8_t status);
-const char *ctap_command_name(uint8_t cmd);
 
 /* ---- PIN side additions (client_pin.c, config.c, large_blobs.c) ---- */
 
