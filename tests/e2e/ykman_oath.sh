@@ -285,12 +285,13 @@ check_second_serve() {
 
 # pcscd going away and coming back: the transport reconnects by itself.
 check_pcscd_restart() {
+	local out
 	pcscd_stop
 	sleep 0.5
 	pcscd_start "$TMP" "$PORT" || die "pcscd did not restart"
 	pcscd_wait_card "$READER" 10 || { fail "no card after pcscd restart"; return; }
-	yk oath accounts list | grep -q t-sha256-8-30 ||
-		fail "ykman after pcscd restart"
+	out=$(yk oath accounts list 2>&1)
+	grep -q t-sha256-8-30 <<<"$out" || fail "ykman after pcscd restart: $out"
 	grep -q 'disconnected' "$TMP/vkey.log" ||
 		fail "no vpcd 'disconnected' line in the daemon's log"
 	log "ok   vkey reconnected after a pcscd restart"
@@ -303,8 +304,8 @@ check_password() {
 		fail "list without password succeeded: $out"
 	out=$(yk oath accounts list -p 'wrong' 2>&1) &&
 		fail "list with wrong password succeeded: $out"
-	yk oath accounts list -p 'pass word 1' | grep -q t-sha256-8-30 ||
-		fail "list with password"
+	out=$(yk oath accounts list -p 'pass word 1' 2>&1)
+	grep -q t-sha256-8-30 <<<"$out" || fail "list with password: $out"
 	check_single_codes -p 'pass word 1'
 	check_all_codes -p 'pass word 1'
 	yk oath access change -p 'pass word 1' -n 'pw2' >/dev/null ||
