@@ -195,3 +195,17 @@ uint8_t cred_parse_auth_member(bool is_protocol, const cbor_item_t *v,
 	}
 	return ctap_bytes(v, &a->param, &a->param_len);
 }
+
+uint8_t cred_parse_cdh(const cbor_item_t *v, uint8_t cdh[CRED_CDH_LEN])
+{
+	const uint8_t *p;
+	size_t n;
+	uint8_t r = ctap_bytes(v, &p, &n);
+
+	if (r != CTAP2_OK)
+		return r;
+	if (n != CRED_CDH_LEN)
+		return CTAP1_ERR_INVALID_LENGTH;
+	memcpy(cdh, p, n);
+	return CTAP2_OK;
+}

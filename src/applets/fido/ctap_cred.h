@@ -146,6 +146,8 @@ struct cred_options {
 	bool has_rk, has_up, has_uv;
 };
 uint8_t cred_parse_options(const cbor_item_t *it, struct cred_options *o);
+/* clientDataHash: a 32-byte byte string. */
+uint8_t cred_parse_cdh(const cbor_item_t *v, uint8_t cdh[CRED_CDH_LEN]);
 /* Text into a NUL-terminated buffer; no embedded NULs. */
 uint8_t cred_parse_text(const cbor_item_t *it, char *buf, size_t cap);
 /* A PublicKeyCredentialRpEntity: id (required) into rp_id, name kept. */

@@ -67,20 +67,6 @@ void ga_state_drop(struct ctap *c)
 
 /* ---- parsing ---- */
 
-static uint8_t parse_cdh(const cbor_item_t *v, uint8_t cdh[CRED_CDH_LEN])
-{
-	const uint8_t *p;
-	size_t n;
-	uint8_t r = ctap_bytes(v, &p, &n);
-
-	if (r != CTAP2_OK)
-		return r;
-	if (n != CRED_CDH_LEN)
-		return CTAP1_ERR_INVALID_LENGTH;
-	memcpy(cdh, p, n);
-	return CTAP2_OK;
-}
-
 static uint8_t parse_member(uint64_t key, const cbor_item_t *v,
 			    struct ga_req *q)
 {
@@ -90,7 +76,7 @@ static uint8_t parse_member(uint64_t key, const cbor_item_t *v,
 	case GA_RP_ID:
 		return cred_parse_text(v, q->rp_id, sizeof(q->rp_id));
 	case GA_CDH:
-		return parse_cdh(v, q->cdh);
+		return cred_parse_cdh(v, q->cdh);
 	case GA_ALLOW:
 		r = cred_parse_list(v);
 		/* An empty allowList is no allowList (§6.2.2 step 7). */

@@ -77,20 +77,6 @@ static uint8_t parse_params(const cbor_item_t *it, int *alg)
 	return CTAP2_OK;
 }
 
-static uint8_t parse_cdh(const cbor_item_t *v, uint8_t cdh[CRED_CDH_LEN])
-{
-	const uint8_t *p;
-	size_t n;
-	uint8_t r = ctap_bytes(v, &p, &n);
-
-	if (r != CTAP2_OK)
-		return r;
-	if (n != CRED_CDH_LEN)
-		return CTAP1_ERR_INVALID_LENGTH;
-	memcpy(cdh, p, n);
-	return CTAP2_OK;
-}
-
 static uint8_t parse_member(uint64_t key, const cbor_item_t *v,
 			    struct mc_req *q)
 {
@@ -98,7 +84,7 @@ static uint8_t parse_member(uint64_t key, const cbor_item_t *v,
 
 	switch (key) {
 	case MC_CDH:
-		return parse_cdh(v, q->cdh);
+		return cred_parse_cdh(v, q->cdh);
 	case MC_RP:
 		return cred_parse_rp(v, q->rp_id, sizeof(q->rp_id),
 				     &q->ent.rp_name);
