@@ -18,18 +18,6 @@ PCSC_UP=0
 
 . "$SRC/scripts/pcscd-harness.sh"
 
-stop_pid() {
-	local pid=$1 i
-	[[ -n $pid ]] || return 0
-	kill "$pid" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-}
-
 cleanup() {
 	stop_pid "$FLOOR_PID"
 	stop_pid "$VKEY_PID"
