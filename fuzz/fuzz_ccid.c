@@ -3,7 +3,6 @@
  * usb_dev_out on EP 0x02 of a configured device; after each write the
  * IN endpoint 0x82 is drained, in 64-byte packets or whole transfers as
  * bit 15 of the length says. A bus reset ends every input. */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "usb/usb.h"
+#include "fuzz_key.h"
 #include "vkey/vkey.h"
 
 #define MAX_WRITES 64
@@ -23,24 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * harness, not in vkey). */
 static struct vkey *key;
 static struct usb_dev *dev;
-static char dir[64];
 static uint8_t in_buf[WHOLE_CAP];
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static void cleanup(void)
 {
 	usb_dev_detach(dev);
 	usb_dev_free(dev);
-	vkey_close(key);
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static void configure(void)
@@ -53,18 +41,9 @@ static void configure(void)
 
 static int init(void)
 {
-	struct vkey_options opt = { .up = VKEY_UP_AUTO };
-	char path[128], err[256];
-
-	snprintf(dir, sizeof(dir), "/tmp/vkey-fuzz-ccid-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	key = fuzz_key_open("ccid", VKEY_UP_AUTO);
+	if (key == NULL)
 		return -1;
-	snprintf(path, sizeof(path), "%s/state.vkey", dir);
-	opt.state_path = path;
-	if (vkey_open(&key, &opt, err, sizeof(err)) != 0) {
-		fprintf(stderr, "fuzz_ccid: %s\n", err);
-		return -1;
-	}
 	dev = usb_dev_new(key, NULL);
 	if (dev == NULL)
 		return -1;

@@ -2,12 +2,12 @@
  * CTAP 2.1 command vkey knows, and one it does not), the rest is the CBOR
  * parameters, fed to ctap_cbor() on a key opened once with user presence
  * approved automatically. */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_key.h"
 #include "applets/fido/ctap_priv.h"
 #include "vkey/vkey.h"
 
@@ -26,39 +26,18 @@ static const uint8_t commands[] = {
  * in vkey): opening one per input would cost a state file each. */
 static struct vkey *key;
 static struct ctap *ctap;
-static char dir[64];
 static uint8_t resp[CTAP_MAX_MSG];
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static void cleanup(void)
 {
 	ctap_destroy(ctap);
-	vkey_close(key);
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static int init(void)
 {
-	struct vkey_options opt = { .up = VKEY_UP_AUTO };
-	char path[128], err[256];
-
-	snprintf(dir, sizeof(dir), "/tmp/vkey-fuzz-ctap-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	key = fuzz_key_open("ctap", VKEY_UP_AUTO);
+	if (key == NULL)
 		return -1;
-	snprintf(path, sizeof(path), "%s/state.vkey", dir);
-	opt.state_path = path;
-	if (vkey_open(&key, &opt, err, sizeof(err)) != 0) {
-		fprintf(stderr, "fuzz_ctap: %s\n", err);
-		return -1;
-	}
 	if (ctap_create(key, &ctap) != 0)
 		return -1;
 	atexit(cleanup);

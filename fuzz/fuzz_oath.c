@@ -1,12 +1,12 @@
 /* Fuzz target for the OATH applet: input byte 0 is a command count, then
  * each command is a 2-byte big-endian length and an APDU, sent after a
  * SELECT to a key on a temporary state file that is reset per input. */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_key.h"
 #include "vkey/vkey.h"
 
 #define MAX_COMMANDS 32
@@ -16,41 +16,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* One key for the whole run: opening one per input would cost a state
  * file each (static state is fine in a fuzz harness, not in vkey). */
 static struct vkey *key;
-static char dir[64];
 static uint8_t resp[VKEY_APDU_MAX];
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void cleanup(void)
-{
-	vkey_close(key);
-	key = NULL;
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
 
 static int init(void)
 {
-	struct vkey_options opt = { .up = VKEY_UP_AUTO };
-	char path[128], err[256];
-
-	snprintf(dir, sizeof(dir), "/tmp/vkey-fuzz-oath-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/state.vkey", dir);
-	opt.state_path = path;
-	if (vkey_open(&key, &opt, err, sizeof(err)) != 0) {
-		fprintf(stderr, "fuzz_oath: %s\n", err);
-		return -1;
-	}
-	atexit(cleanup);
-	return 0;
+	key = fuzz_key_open("oath", VKEY_UP_AUTO);
+	return key != NULL ? 0 : -1;
 }
 
 static void send(const uint8_t *cmd, size_t n)

@@ -1,0 +1,87 @@
+/* Shared fuzz-harness support (see fuzz_key.h). */
+#include "fuzz_key.h"
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static struct vkey *key;
+static char dir[96];
+static pthread_mutex_t note_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t note_cv = PTHREAD_COND_INITIALIZER;
+static unsigned notes;
+
+static int rm_one(const char *p, const struct stat *sb, int flag,
+		  struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void cleanup(void)
+{
+	vkey_close(key);
+	key = NULL;
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+struct vkey *fuzz_key_open(const char *name, enum vkey_up_policy up)
+{
+	struct vkey_options opt = { .up = up };
+	char path[160], err[256];
+
+	snprintf(dir, sizeof(dir), "/tmp/vkey-fuzz-%.32s-XXXXXX", name);
+	if (mkdtemp(dir) == NULL) {
+		perror("fuzz: mkdtemp");
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/state.vkey", dir);
+	opt.state_path = path;
+	if (vkey_open(&key, &opt, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fuzz_%s: %s\n", name, err);
+		return NULL;
+	}
+	atexit(cleanup);
+	return key;
+}
+
+void fuzz_notify(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&note_mu);
+	notes++;
+	pthread_cond_broadcast(&note_cv);
+	pthread_mutex_unlock(&note_mu);
+}
+
+unsigned fuzz_notes(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&note_mu);
+	n = notes;
+	pthread_mutex_unlock(&note_mu);
+	return n;
+}
+
+int fuzz_noted(unsigned seen, unsigned ms)
+{
+	struct timespec ts;
+	int got;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&note_mu);
+	while (notes == seen &&
+	       pthread_cond_timedwait(&note_cv, &note_mu, &ts) == 0)
+		;
+	got = notes != seen;
+	pthread_mutex_unlock(&note_mu);
+	return got;
+}
