@@ -3,6 +3,7 @@
 #ifndef VKEY_TEST_CHECK_H
 #define VKEY_TEST_CHECK_H
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,5 +43,20 @@ static int check_failures;
 	} while (0)
 
 #define CHECK_DONE() (check_failures == 0 ? 0 : 1)
+
+static inline int check_rm_one(const char *p, const struct stat *sb,
+			       int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+/* Remove a test's temporary folder and everything in it. */
+static inline void check_rmtree(const char *dir)
+{
+	nftw(dir, check_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
 
 #endif

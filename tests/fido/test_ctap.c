@@ -66,20 +66,11 @@ static void tkey_new(struct tkey *t, enum vkey_up_policy policy)
 	tkey_open(t);
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void tkey_free(struct tkey *t)
 {
 	if (t->c != NULL)
 		tkey_close(t);
-	nftw(t->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	check_rmtree(t->dir);
 }
 
 /* --- CBOR building (canonical: callers add keys in order) --------------- */

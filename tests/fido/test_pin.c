@@ -63,19 +63,10 @@ static void begin(void)
 	open_key();
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void end(void)
 {
 	close_key();
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	check_rmtree(dir);
 }
 
 /* Power cycle without closing: what a PC/SC power-on does. */

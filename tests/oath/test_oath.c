@@ -60,20 +60,11 @@ static void begin(enum vkey_up_policy up)
 	open_key(up);
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void end(void)
 {
 	vkey_close(key);
 	key = NULL;
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	check_rmtree(dir);
 }
 
 static void reopen(enum vkey_up_policy up)

@@ -38,15 +38,6 @@ static int notified;
 
 /* --- harness ------------------------------------------------------------ */
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void count_notify(void *arg)
 {
 	(void)arg;
@@ -92,7 +83,7 @@ static void end(void)
 	dev = NULL;
 	vkey_close(key);
 	key = NULL;
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	check_rmtree(dir);
 }
 
 static long now_ms(void)

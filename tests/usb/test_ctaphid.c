@@ -782,15 +782,6 @@ static void regress_timeout_between_packets(void)
 	ops->destroy(h);
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 int main(void)
 {
 	struct vkey_options opt = { .up = VKEY_UP_AUTO };
@@ -848,6 +839,6 @@ int main(void)
 	rc = CHECK_DONE();
 	vkey_close(key_prompt);
 	vkey_close(key);
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	check_rmtree(dir);
 	return rc;
 }

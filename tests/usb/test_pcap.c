@@ -21,15 +21,6 @@ static char path[128];
 static uint8_t file[1 << 20];
 static size_t file_len;
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void begin(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/vkey-pcap-XXXXXX");
@@ -42,7 +33,7 @@ static void begin(void)
 
 static void end(void)
 {
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	check_rmtree(dir);
 }
 
 static void load(void)

@@ -27,15 +27,6 @@ static uint8_t buf[1024];
 
 /* --- harness ------------------------------------------------------------ */
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void begin_with(const struct usb_ident *ident)
 {
 	struct vkey_options opt = { .up = VKEY_UP_AUTO };
@@ -72,7 +63,7 @@ static void end(void)
 	dev = NULL;
 	vkey_close(key);
 	key = NULL;
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	check_rmtree(dir);
 }
 
 static int ctrl(uint8_t rt, uint8_t req, uint16_t value, uint16_t index,
