@@ -244,6 +244,125 @@ static void rsa_decrypt_pkcs1_round_trip(void)
 	CHECK_MEM(pt, msg, sizeof(msg));
 }
 
+/* Appends a DER length. */
+static size_t der_len(uint8_t *out, size_t len)
+{
+	if (len < 0x80) {
+		out[0] = (uint8_t)len;
+		return 1;
+	}
+	if (len < 0x100) {
+		out[0] = 0x81;
+		out[1] = (uint8_t)len;
+		return 2;
+	}
+	out[0] = 0x82;
+	out[1] = (uint8_t)(len >> 8);
+	out[2] = (uint8_t)len;
+	return 3;
+}
+
+/* Appends tag, length and body. */
+static size_t der_tlv(uint8_t *out, uint8_t tag, const uint8_t *body,
+		      size_t len)
+{
+	size_t n = 1;
+
+	out[0] = tag;
+	n += der_len(out + 1, len);
+	memmove(out + n, body, len);
+	return n + len;
+}
+
+/* A positive INTEGER from minimal big-endian bytes. */
+static size_t der_uint(uint8_t *out, const uint8_t *v, size_t len)
+{
+	uint8_t body[CRYPTO_RSA_MAX + 1];
+	size_t n = 0;
+
+	if (v[0] & 0x80)
+		body[n++] = 0x00;
+	memcpy(body + n, v, len);
+	return der_tlv(out, 0x02, body, n + len);
+}
+
+/* SubjectPublicKeyInfo of an RSA key (RFC 8017 A.1.1, RFC 5280). */
+static size_t rsa_spki(const struct crypto_rsa_key *k, uint8_t *out)
+{
+	static const uint8_t algid[] = {
+		0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+		0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+	};
+	uint8_t ints[CRYPTO_RSA_MAX + 32], seq[CRYPTO_RSA_MAX + 40];
+	uint8_t bits[CRYPTO_RSA_MAX + 48], body[CRYPTO_RSA_MAX + 80];
+	size_t n, m;
+
+	n = der_uint(ints, k->n, k->n_len);
+	n += der_uint(ints + n, k->e, k->e_len);
+	m = der_tlv(seq + 1, 0x30, ints, n);
+	seq[0] = 0x00; /* no unused bits */
+	n = der_tlv(bits, 0x03, seq, m + 1);
+	memcpy(body, algid, sizeof(algid));
+	memcpy(body + sizeof(algid), bits, n);
+	return der_tlv(out, 0x30, body, sizeof(algid) + n);
+}
+
+static int write_file(const char *path, const uint8_t *p, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	int r = -1;
+
+	if (f == NULL)
+		return -1;
+	if (fwrite(p, 1, len, f) == len)
+		r = 0;
+	if (fclose(f) != 0)
+		r = -1;
+	return r;
+}
+
+static size_t read_file(const char *path, uint8_t *p, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (f == NULL)
+		return 0;
+	n = fread(p, 1, cap, f);
+	fclose(f);
+	return n;
+}
+
+/* The openssl tool encrypts (PKCS#1 v1.5 is pkeyutl's default padding),
+ * the card decrypts: the host's side is not our own code. */
+static void rsa_decrypt_openssl_cli_ciphertext(void)
+{
+	const struct crypto_rsa_key *k = rsa_key();
+	static const uint8_t msg[] = "session key from the openssl tool";
+	char dir[] = "/tmp/vkey-crypto-pk-XXXXXX", pub[64], in[64], ct[64];
+	char cmd[512];
+	uint8_t spki[CRYPTO_RSA_MAX + 96], c[CRYPTO_RSA_MAX + 1];
+	uint8_t pt[CRYPTO_RSA_MAX];
+	size_t c_len, pt_len = sizeof(pt);
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(pub, sizeof(pub), "%s/pub.der", dir);
+	snprintf(in, sizeof(in), "%s/msg.bin", dir);
+	snprintf(ct, sizeof(ct), "%s/ct.bin", dir);
+	CHECK_EQ(write_file(pub, spki, rsa_spki(k, spki)), 0);
+	CHECK_EQ(write_file(in, msg, sizeof(msg)), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl pkeyutl -encrypt -pubin -keyform DER -inkey %s "
+		 "-in %s -out %s", pub, in, ct);
+	CHECK_EQ(system(cmd), 0);
+	c_len = read_file(ct, c, sizeof(c));
+	CHECK_EQ(c_len, k->n_len);
+	CHECK_EQ(crypto_rsa_decrypt_pkcs1(k, c, c_len, pt, &pt_len), 0);
+	CHECK_EQ(pt_len, sizeof(msg));
+	CHECK_MEM(pt, msg, sizeof(msg));
+	check_rmtree(dir);
+}
+
 /* A type 1 block where type 2 is due: -1, or with implicit rejection a
  * message that is not the one inside. */
 static void rsa_decrypt_bad_padding_rejected(void)
@@ -697,6 +816,7 @@ int main(void)
 	RUN(rsa_raw_private_equals_sign);
 	RUN(rsa_public_raw_inverts_private_raw);
 	RUN(rsa_decrypt_pkcs1_round_trip);
+	RUN(rsa_decrypt_openssl_cli_ciphertext);
 	RUN(rsa_decrypt_bad_padding_rejected);
 	RUN(rsa_decrypt_output_too_small_rejected);
 	RUN(rsa_raw_private_wrong_length_rejected);
