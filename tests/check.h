@@ -4,6 +4,7 @@
 #define VKEY_TEST_CHECK_H
 
 #include <ftw.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,36 @@ static inline int check_rm_one(const char *p, const struct stat *sb,
 	(void)flag;
 	(void)ftw;
 	return remove(p);
+}
+
+/* Decodes hex (whitespace ignored) into out; returns the byte count. */
+static inline size_t check_unhex(const char *hex, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+	unsigned v = 0, half = 0;
+
+	for (; *hex != '\0'; hex++) {
+		char ch = *hex;
+		unsigned d;
+
+		if (ch >= '0' && ch <= '9')
+			d = (unsigned)(ch - '0');
+		else if (ch >= 'a' && ch <= 'f')
+			d = (unsigned)(ch - 'a' + 10);
+		else if (ch >= 'A' && ch <= 'F')
+			d = (unsigned)(ch - 'A' + 10);
+		else
+			continue;
+		v = (v << 4) | d;
+		if (++half == 2) {
+			if (n == cap)
+				abort();
+			out[n++] = (uint8_t)v;
+			v = 0;
+			half = 0;
+		}
+	}
+	return n;
 }
 
 /* Remove a test's temporary folder and everything in it. */

@@ -56,25 +56,23 @@ out:
 	return pkey;
 }
 
-/* Q = d·G on P-256, written as 04||X||Y. EC_POINT is not deprecated in
- * OpenSSL 3, and 3.0's EC import does not derive the public point. */
-static int p256_point_of(const uint8_t d[P256_SCALAR_LEN],
-			 uint8_t out[P256_POINT_LEN])
+int crypto_ec_point_of(int nid, const uint8_t *d, size_t d_len,
+		       uint8_t *out, size_t out_len)
 {
-	EC_GROUP *group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	EC_GROUP *group = EC_GROUP_new_by_curve_name(nid);
 	EC_POINT *q = NULL;
 	BIGNUM *k = BN_secure_new();
 	int r = -1;
 
-	if (group == NULL || k == NULL)
+	if (group == NULL || k == NULL || d_len > 0x7fffffff)
 		goto out;
 	BN_set_flags(k, BN_FLG_CONSTTIME);
-	if (BN_bin2bn(d, P256_SCALAR_LEN, k) == NULL ||
+	if (BN_bin2bn(d, (int)d_len, k) == NULL ||
 	    (q = EC_POINT_new(group)) == NULL ||
 	    EC_POINT_mul(group, q, k, NULL, NULL, NULL) != 1)
 		goto out;
 	if (EC_POINT_point2oct(group, q, POINT_CONVERSION_UNCOMPRESSED, out,
-			       P256_POINT_LEN, NULL) != P256_POINT_LEN)
+			       out_len, NULL) != out_len)
 		goto out;
 	r = 0;
 out:
@@ -82,6 +80,13 @@ out:
 	BN_clear_free(k);
 	EC_GROUP_free(group);
 	return r;
+}
+
+static int p256_point_of(const uint8_t d[P256_SCALAR_LEN],
+			 uint8_t out[P256_POINT_LEN])
+{
+	return crypto_ec_point_of(NID_X9_62_prime256v1, d, P256_SCALAR_LEN,
+				  out, P256_POINT_LEN);
 }
 
 static EVP_PKEY *p256_priv(const uint8_t *priv, size_t priv_len,

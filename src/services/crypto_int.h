@@ -17,4 +17,11 @@ EVP_PKEY *crypto_pkey_priv(enum crypto_curve curve, const uint8_t *priv,
 EVP_PKEY *crypto_pkey_pub(enum crypto_curve curve, const uint8_t *pub,
 			  size_t pub_len);
 
+/* Q = d·G written as 04||X||Y (out_len = 1 + 2 × field size) on the
+ * curve with OpenSSL's nid; d already range-checked. EC_POINT is not
+ * deprecated in OpenSSL 3, and 3.0's EC import does not derive the
+ * public point, so both crypto_ec.c and crypto_pk.c need this. */
+int crypto_ec_point_of(int nid, const uint8_t *d, size_t d_len,
+		       uint8_t *out, size_t out_len);
+
 #endif

@@ -590,33 +590,11 @@ out:
 	return ok;
 }
 
-/* Q = d·G written as 04||X||Y (1 + 2·fs bytes); d already range-checked.
- * EC_POINT is not deprecated in OpenSSL 3, and 3.0's EC import does not
- * derive the public point. */
+/* Q = d·G written as 04||X||Y (1 + 2·fs bytes); d already range-checked. */
 static int ec_point_of(const struct curve_info *ci, const uint8_t *d,
 		       uint8_t *out)
 {
-	EC_GROUP *group = EC_GROUP_new_by_curve_name(ci->nid);
-	EC_POINT *q = NULL;
-	BIGNUM *k = bn_secret();
-	size_t len = 1 + 2 * ci->fs;
-	int r = -1;
-
-	if (group == NULL || k == NULL)
-		goto out;
-	if (BN_bin2bn(d, (int)ci->fs, k) == NULL ||
-	    (q = EC_POINT_new(group)) == NULL ||
-	    EC_POINT_mul(group, q, k, NULL, NULL, NULL) != 1)
-		goto out;
-	if (EC_POINT_point2oct(group, q, POINT_CONVERSION_UNCOMPRESSED, out,
-			       len, NULL) != len)
-		goto out;
-	r = 0;
-out:
-	EC_POINT_free(q);
-	BN_clear_free(k);
-	EC_GROUP_free(group);
-	return r;
+	return crypto_ec_point_of(ci->nid, d, ci->fs, out, 1 + 2 * ci->fs);
 }
 
 static EVP_PKEY *ec_pkey_priv(const struct curve_info *ci,

@@ -9,36 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Decodes hex (whitespace ignored) into out; returns the byte count. */
-static size_t unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	unsigned v = 0, half = 0;
-
-	for (; *hex != '\0'; hex++) {
-		char ch = *hex;
-		unsigned d;
-
-		if (ch >= '0' && ch <= '9')
-			d = (unsigned)(ch - '0');
-		else if (ch >= 'a' && ch <= 'f')
-			d = (unsigned)(ch - 'a' + 10);
-		else if (ch >= 'A' && ch <= 'F')
-			d = (unsigned)(ch - 'A' + 10);
-		else
-			continue;
-		v = (v << 4) | d;
-		if (++half == 2) {
-			if (n == cap)
-				abort();
-			out[n++] = (uint8_t)v;
-			v = 0;
-			half = 0;
-		}
-	}
-	return n;
-}
-
 /* RFC 8032 §7.1 TEST 1 and TEST 2. */
 static void ed25519_rfc8032_vectors(void)
 {
@@ -64,10 +34,10 @@ static void ed25519_rfc8032_vectors(void)
 		size_t pub_len = sizeof(pub), out_len = sizeof(out);
 		size_t msg_len;
 
-		CHECK_EQ(unhex(t[i].sk, sk, sizeof(sk)), 32);
-		CHECK_EQ(unhex(t[i].pk, pk, sizeof(pk)), 32);
-		msg_len = unhex(t[i].msg, msg, sizeof(msg));
-		CHECK_EQ(unhex(t[i].sig, sig, sizeof(sig)), 64);
+		CHECK_EQ(check_unhex(t[i].sk, sk, sizeof(sk)), 32);
+		CHECK_EQ(check_unhex(t[i].pk, pk, sizeof(pk)), 32);
+		msg_len = check_unhex(t[i].msg, msg, sizeof(msg));
+		CHECK_EQ(check_unhex(t[i].sig, sig, sizeof(sig)), 64);
 
 		CHECK_EQ(crypto_ec_public(CRYPTO_ED25519, sk, 32, pub,
 					  &pub_len), 0);
@@ -98,8 +68,8 @@ static void p256_public_of_rfc6979_key(void)
 	uint8_t d[32], q[65], pub[CRYPTO_EC_PUB_MAX];
 	size_t pub_len = sizeof(pub);
 
-	unhex(p256_rfc6979_d, d, sizeof(d));
-	unhex(p256_rfc6979_q, q, sizeof(q));
+	check_unhex(p256_rfc6979_d, d, sizeof(d));
+	check_unhex(p256_rfc6979_q, q, sizeof(q));
 	CHECK_EQ(crypto_ec_public(CRYPTO_P256, d, 32, pub, &pub_len), 0);
 	CHECK_EQ(pub_len, 65);
 	CHECK_MEM(pub, q, 65);
@@ -111,8 +81,8 @@ static void p256_verify_rfc6979_signature(void)
 	uint8_t q[65], sig[72];
 	size_t sig_len;
 
-	unhex(p256_rfc6979_q, q, sizeof(q));
-	sig_len = unhex("3046"
+	check_unhex(p256_rfc6979_q, q, sizeof(q));
+	sig_len = check_unhex("3046"
 			"022100EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716"
 			"022100F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8",
 			sig, sizeof(sig));
@@ -129,8 +99,8 @@ static void p256_sign_verify_round_trip(void)
 	uint8_t d[32], q[65], sig[CRYPTO_SIG_MAX];
 	size_t sig_len = sizeof(sig);
 
-	unhex(p256_rfc6979_d, d, sizeof(d));
-	unhex(p256_rfc6979_q, q, sizeof(q));
+	check_unhex(p256_rfc6979_d, d, sizeof(d));
+	check_unhex(p256_rfc6979_q, q, sizeof(q));
 	CHECK_EQ(crypto_sign(CRYPTO_P256, d, 32, msg, sizeof(msg), sig,
 			     &sig_len), 0);
 	CHECK(sig_len >= 8 && sig_len <= 72);
@@ -186,8 +156,8 @@ static void ecdh_rejects_point_off_curve(void)
 	uint8_t d[32], q[65], z[32];
 	size_t z_len = sizeof(z);
 
-	unhex(p256_rfc6979_d, d, sizeof(d));
-	unhex(p256_rfc6979_q, q, sizeof(q));
+	check_unhex(p256_rfc6979_d, d, sizeof(d));
+	check_unhex(p256_rfc6979_q, q, sizeof(q));
 	q[64] ^= 1;
 	CHECK_EQ(crypto_ecdh(CRYPTO_P256, d, 32, q, 65, z, &z_len), -1);
 }
@@ -197,7 +167,7 @@ static void ecdh_rejects_point_at_infinity_encoding(void)
 	uint8_t d[32], q[65] = { 0x04 }, z[32];
 	size_t z_len = sizeof(z);
 
-	unhex(p256_rfc6979_d, d, sizeof(d));
+	check_unhex(p256_rfc6979_d, d, sizeof(d));
 	CHECK_EQ(crypto_ecdh(CRYPTO_P256, d, 32, q, 65, z, &z_len), -1);
 }
 
@@ -214,7 +184,7 @@ static void sign_rejects_truncated_private_key(void)
 	uint8_t d[32], sig[CRYPTO_SIG_MAX];
 	size_t sig_len = sizeof(sig);
 
-	unhex(p256_rfc6979_d, d, sizeof(d));
+	check_unhex(p256_rfc6979_d, d, sizeof(d));
 	CHECK_EQ(crypto_sign(CRYPTO_P256, d, 31, d, 1, sig, &sig_len), -1);
 	sig_len = sizeof(sig);
 	CHECK_EQ(crypto_sign(CRYPTO_ED25519, d, 31, d, 1, sig, &sig_len), -1);
@@ -228,7 +198,7 @@ static void p256_rejects_scalar_out_of_range(void)
 
 	CHECK_EQ(crypto_ec_public(CRYPTO_P256, d, 32, q, &q_len), -1);
 	CHECK_EQ(crypto_sign(CRYPTO_P256, d, 32, d, 1, sig, &sig_len), -1);
-	unhex("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551",
+	check_unhex("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551",
 	      d, sizeof(d));
 	CHECK_EQ(crypto_ec_public(CRYPTO_P256, d, 32, q, &q_len), -1);
 	d[31] = 0x50;
@@ -241,8 +211,8 @@ static void verify_rejects_truncated_signature(void)
 	uint8_t d[32], q[65], sig[CRYPTO_SIG_MAX];
 	size_t sig_len = sizeof(sig);
 
-	unhex(p256_rfc6979_d, d, sizeof(d));
-	unhex(p256_rfc6979_q, q, sizeof(q));
+	check_unhex(p256_rfc6979_d, d, sizeof(d));
+	check_unhex(p256_rfc6979_q, q, sizeof(q));
 	CHECK_EQ(crypto_sign(CRYPTO_P256, d, 32, msg, sizeof(msg), sig,
 			     &sig_len), 0);
 	CHECK_EQ(crypto_verify(CRYPTO_P256, q, 65, msg, sizeof(msg), sig,
@@ -256,7 +226,7 @@ static void verify_rejects_garbage_signature(void)
 	static const uint8_t msg[] = "message";
 	uint8_t q[65], sig[72];
 
-	unhex(p256_rfc6979_q, q, sizeof(q));
+	check_unhex(p256_rfc6979_q, q, sizeof(q));
 	memset(sig, 0xa5, sizeof(sig));
 	CHECK_EQ(crypto_verify(CRYPTO_P256, q, 65, msg, sizeof(msg), sig,
 			       sizeof(sig)), -1);
@@ -269,8 +239,8 @@ static void verify_rejects_truncated_or_compressed_public_key(void)
 	uint8_t q[65], sig[72];
 	size_t sig_len;
 
-	unhex(p256_rfc6979_q, q, sizeof(q));
-	sig_len = unhex("3046"
+	check_unhex(p256_rfc6979_q, q, sizeof(q));
+	sig_len = check_unhex("3046"
 			"022100EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716"
 			"022100F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8",
 			sig, sizeof(sig));
@@ -287,9 +257,9 @@ static void hkdf_rfc5869_case1(void)
 	uint8_t ikm[22], salt[13], info[10], okm[42], want[42];
 
 	memset(ikm, 0x0b, sizeof(ikm));
-	unhex("000102030405060708090a0b0c", salt, sizeof(salt));
-	unhex("f0f1f2f3f4f5f6f7f8f9", info, sizeof(info));
-	unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
+	check_unhex("000102030405060708090a0b0c", salt, sizeof(salt));
+	check_unhex("f0f1f2f3f4f5f6f7f8f9", info, sizeof(info));
+	check_unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
 	      "34007208d5b887185865", want, sizeof(want));
 	CHECK_EQ(crypto_hkdf_sha256(salt, sizeof(salt), ikm, sizeof(ikm), info,
 				    sizeof(info), okm, sizeof(okm)), 0);
@@ -302,7 +272,7 @@ static void hkdf_rfc5869_case3_empty_salt_info(void)
 	uint8_t ikm[22], okm[42], want[42];
 
 	memset(ikm, 0x0b, sizeof(ikm));
-	unhex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
+	check_unhex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
 	      "9d201395faa4b61a96c8", want, sizeof(want));
 	CHECK_EQ(crypto_hkdf_sha256(NULL, 0, ikm, sizeof(ikm), NULL, 0, okm,
 				    sizeof(okm)), 0);
@@ -314,13 +284,13 @@ static void aes256_cbc_sp800_38a(void)
 {
 	uint8_t key[32], iv[16], pt[64], ct[64], buf[64];
 
-	unhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
+	check_unhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
 	      key, sizeof(key));
-	unhex("000102030405060708090a0b0c0d0e0f", iv, sizeof(iv));
-	unhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+	check_unhex("000102030405060708090a0b0c0d0e0f", iv, sizeof(iv));
+	check_unhex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
 	      "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710",
 	      pt, sizeof(pt));
-	unhex("f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d679f777bc6702c7d"
+	check_unhex("f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d679f777bc6702c7d"
 	      "39f23369a9d9bacfa530e26304231461b2eb05e2c39be9fcda6c19078c6a9d1b",
 	      ct, sizeof(ct));
 	CHECK_EQ(crypto_aes256_cbc(1, key, iv, pt, sizeof(pt), buf), 0);
@@ -353,8 +323,8 @@ static void aes256_gcm_spec_case14(void)
 	uint8_t key[32] = { 0 }, nonce[12] = { 0 }, pt[16] = { 0 };
 	uint8_t ct[16], tag[16], want_ct[16], want_tag[16], back[16];
 
-	unhex("cea7403d4d606b6e074ec5d3baf39d18", want_ct, sizeof(want_ct));
-	unhex("d0d1c8a799996bf0265b98b5d48ab919", want_tag, sizeof(want_tag));
+	check_unhex("cea7403d4d606b6e074ec5d3baf39d18", want_ct, sizeof(want_ct));
+	check_unhex("d0d1c8a799996bf0265b98b5d48ab919", want_tag, sizeof(want_tag));
 	CHECK_EQ(crypto_aes256_gcm_seal(key, nonce, NULL, 0, pt, sizeof(pt),
 					ct, tag), 0);
 	CHECK_MEM(ct, want_ct, 16);
@@ -382,12 +352,12 @@ static void aes256_gcm_spec_case16(void)
 	uint8_t key[32], nonce[12], aad[20], pt[60], ct[60], tag[16];
 	uint8_t out[60], out_tag[16], back[60];
 
-	unhex(gcm16_key, key, sizeof(key));
-	unhex(gcm16_nonce, nonce, sizeof(nonce));
-	CHECK_EQ(unhex(gcm16_aad, aad, sizeof(aad)), 20);
-	CHECK_EQ(unhex(gcm16_pt, pt, sizeof(pt)), 60);
-	CHECK_EQ(unhex(gcm16_ct, ct, sizeof(ct)), 60);
-	unhex(gcm16_tag, tag, sizeof(tag));
+	check_unhex(gcm16_key, key, sizeof(key));
+	check_unhex(gcm16_nonce, nonce, sizeof(nonce));
+	CHECK_EQ(check_unhex(gcm16_aad, aad, sizeof(aad)), 20);
+	CHECK_EQ(check_unhex(gcm16_pt, pt, sizeof(pt)), 60);
+	CHECK_EQ(check_unhex(gcm16_ct, ct, sizeof(ct)), 60);
+	check_unhex(gcm16_tag, tag, sizeof(tag));
 	CHECK_EQ(crypto_aes256_gcm_seal(key, nonce, aad, sizeof(aad), pt,
 					sizeof(pt), out, out_tag), 0);
 	CHECK_MEM(out, ct, sizeof(ct));
@@ -402,11 +372,11 @@ static void aes256_gcm_open_rejects_bad_tag_and_wipes(void)
 	uint8_t key[32], nonce[12], aad[20], ct[60], tag[16], back[60];
 	static const uint8_t zero[60];
 
-	unhex(gcm16_key, key, sizeof(key));
-	unhex(gcm16_nonce, nonce, sizeof(nonce));
-	unhex(gcm16_aad, aad, sizeof(aad));
-	unhex(gcm16_ct, ct, sizeof(ct));
-	unhex(gcm16_tag, tag, sizeof(tag));
+	check_unhex(gcm16_key, key, sizeof(key));
+	check_unhex(gcm16_nonce, nonce, sizeof(nonce));
+	check_unhex(gcm16_aad, aad, sizeof(aad));
+	check_unhex(gcm16_ct, ct, sizeof(ct));
+	check_unhex(gcm16_tag, tag, sizeof(tag));
 	tag[15] ^= 0x80;
 	memset(back, 0xee, sizeof(back));
 	CHECK_EQ(crypto_aes256_gcm_open(key, nonce, aad, sizeof(aad), ct,
@@ -418,11 +388,11 @@ static void aes256_gcm_open_rejects_altered_aad(void)
 {
 	uint8_t key[32], nonce[12], aad[20], ct[60], tag[16], back[60];
 
-	unhex(gcm16_key, key, sizeof(key));
-	unhex(gcm16_nonce, nonce, sizeof(nonce));
-	unhex(gcm16_aad, aad, sizeof(aad));
-	unhex(gcm16_ct, ct, sizeof(ct));
-	unhex(gcm16_tag, tag, sizeof(tag));
+	check_unhex(gcm16_key, key, sizeof(key));
+	check_unhex(gcm16_nonce, nonce, sizeof(nonce));
+	check_unhex(gcm16_aad, aad, sizeof(aad));
+	check_unhex(gcm16_ct, ct, sizeof(ct));
+	check_unhex(gcm16_tag, tag, sizeof(tag));
 	aad[0] ^= 1;
 	CHECK_EQ(crypto_aes256_gcm_open(key, nonce, aad, sizeof(aad), ct,
 					sizeof(ct), tag, back), -1);

@@ -9,36 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decodes hex (whitespace ignored) into out; returns the byte count. */
-static size_t unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	unsigned v = 0, half = 0;
-
-	for (; *hex != '\0'; hex++) {
-		char ch = *hex;
-		unsigned d;
-
-		if (ch >= '0' && ch <= '9')
-			d = (unsigned)(ch - '0');
-		else if (ch >= 'a' && ch <= 'f')
-			d = (unsigned)(ch - 'a' + 10);
-		else if (ch >= 'A' && ch <= 'F')
-			d = (unsigned)(ch - 'A' + 10);
-		else
-			continue;
-		v = (v << 4) | d;
-		if (++half == 2) {
-			if (n == cap)
-				abort();
-			out[n++] = (uint8_t)v;
-			v = 0;
-			half = 0;
-		}
-	}
-	return n;
-}
-
 /* ---- RSA ---------------------------------------------------------- */
 
 /* DigestInfo of SHA-256("abc") (RFC 8017 §9.2 note 1 prefix). */
@@ -510,7 +480,7 @@ static void ec_oids_and_field_sizes(void)
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		uint8_t want[CRYPTO_PK_OID_MAX];
-		size_t want_len = unhex(t[i].oid, want, sizeof(want)), len = 0;
+		size_t want_len = check_unhex(t[i].oid, want, sizeof(want)), len = 0;
 		const uint8_t *oid = crypto_pk_curve_oid(t[i].c, &len);
 
 		CHECK_EQ(crypto_pk_field_size(t[i].c), t[i].fs);
@@ -611,15 +581,15 @@ static void x25519_rfc7748_vectors(void)
 	uint8_t a[32], ap[32], b[32], bp[32], k[32], pub[32], z[32];
 	size_t pl = sizeof(pub), zl = sizeof(z);
 
-	unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+	check_unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
 	      a, 32);
-	unhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+	check_unhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
 	      ap, 32);
-	unhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
+	check_unhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
 	      b, 32);
-	unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+	check_unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
 	      bp, 32);
-	unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742",
+	check_unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742",
 	      k, 32);
 	CHECK_EQ(crypto_pk_ec_public(PK_X25519, a, 32, pub, &pl), 0);
 	CHECK_MEM(pub, ap, 32);
@@ -657,7 +627,7 @@ static void ec_generator_is_public_of_one(void)
 		size_t ql = sizeof(q);
 
 		d[31] = 1;
-		CHECK_EQ(unhex(t[i].g, g, sizeof(g)), 65);
+		CHECK_EQ(check_unhex(t[i].g, g, sizeof(g)), 65);
 		CHECK_EQ(crypto_pk_ec_public(t[i].c, d, 32, q, &ql), 0);
 		CHECK_EQ(ql, 65);
 		CHECK_MEM(q, g, 65);
