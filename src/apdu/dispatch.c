@@ -10,6 +10,7 @@
 
 #include "apdu/sw.h"
 #include "core/log.h"
+#include "services/crypto.h"
 
 #define INS_SELECT 0xA4
 #define INS_GET_RESPONSE 0xC0
@@ -52,7 +53,7 @@ fail:
 static void wipe_free(uint8_t *p, size_t n)
 {
 	if (p != NULL)
-		memset(p, 0, n); /* responses may hold codes or key material */
+		crypto_wipe(p, n); /* responses may hold codes or key material */
 	free(p);
 }
 
@@ -71,14 +72,14 @@ void dispatch_free(struct dispatch *d)
 static void drop_pending(struct dispatch *d)
 {
 	if (d->pending_len > 0)
-		memset(d->pending, 0, d->pending_len);
+		crypto_wipe(d->pending, d->pending_len);
 	d->pending_len = d->pending_off = 0;
 }
 
 static void drop_chain(struct dispatch *d)
 {
 	if (d->chain_len > 0)
-		memset(d->chain, 0, d->chain_len);
+		crypto_wipe(d->chain, d->chain_len);
 	d->chain_len = 0;
 	d->chain_active = 0;
 }
@@ -325,7 +326,7 @@ static void run_command(struct dispatch *d, const struct apdu *cmd,
 	}
 	if (sw >= 0x6400 && sw < 0x7000) {
 		/* Errors carry no data: never leak half an answer. */
-		memset(d->resp, 0, w.len);
+		crypto_wipe(d->resp, w.len);
 		w.len = 0;
 	}
 	log_command(d, cmd, sw, w.len, now_ms() - t0);
@@ -338,7 +339,7 @@ static void run_command(struct dispatch *d, const struct apdu *cmd,
 	} else {
 		answer(a, d->resp, w.len, sw);
 	}
-	memset(d->resp, 0, w.len);
+	crypto_wipe(d->resp, w.len);
 }
 
 void dispatch_apdu(struct dispatch *d, const uint8_t *buf, size_t len,

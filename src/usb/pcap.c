@@ -146,7 +146,10 @@ struct usb_pcap *usb_pcap_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* No symlink following: a planted link must not make vkey truncate
+	 * and fill another file with its traffic. */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
 	if (fd < 0 || fchmod(fd, 0600) != 0) {
 		snprintf(err, errlen, "cannot create %s: %s", path,
 			 strerror(errno));

@@ -262,6 +262,8 @@ static bool u2f_open(struct ctap *c, const uint8_t rp_id_hash[32],
 	}
 	ok = true;
 out:
+	if (rk != NULL)
+		crypto_wipe(rk, sizeof(*rk)); /* holds the largeBlobKey */
 	free(rk);
 	if (!ok)
 		crypto_wipe(k, sizeof(*k));

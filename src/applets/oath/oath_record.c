@@ -207,5 +207,6 @@ int oath_salt_renew(struct oath *o)
 			sizeof(meta_salt) - 1, salt, sizeof(salt));
 	if (err == STORE_OK)
 		memcpy(o->salt, salt, sizeof(salt));
+	crypto_wipe(salt, sizeof(salt));
 	return err;
 }
