@@ -249,6 +249,9 @@ static EVP_PKEY *pkey_fromdata(const char *type, int selection,
 		pkey = NULL;
 out:
 	EVP_PKEY_CTX_free(ctx);
+	/* OpenSSL 3.0 has no OSSL_PARAM_clear_free: every secret pushed
+	 * here is a BN_secure_new BIGNUM, whose copy OpenSSL keeps in the
+	 * secure heap and clears when it frees it. */
 	OSSL_PARAM_free(params);
 	return pkey;
 }

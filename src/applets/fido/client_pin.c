@@ -761,25 +761,37 @@ void ctap_pin_power_up(struct ctap *c)
 	ctap_blobs_abort(c);
 }
 
-int ctap_pin_reset(struct ctap *c)
+int ctap_pin_reset_store(struct ctap *c)
+{
+	if (store_clear(c->store, PIN_NS) != STORE_OK ||
+	    store_clear(c->store, CONFIG_NS) != STORE_OK ||
+	    store_clear(c->store, BLOBS_NS) != STORE_OK)
+		return -1;
+	return 0;
+}
+
+void ctap_pin_reset_memory(struct ctap *c)
 {
 	struct ctap_pin *p = c->pin;
 
-	if (store_begin(c->store) != STORE_OK)
-		return -1;
-	if (store_clear(c->store, PIN_NS) != STORE_OK ||
-	    store_clear(c->store, CONFIG_NS) != STORE_OK ||
-	    store_clear(c->store, BLOBS_NS) != STORE_OK) {
-		store_rollback(c->store);
-		return -1;
-	}
-	if (store_commit(c->store) != STORE_OK)
-		return -1;
 	ctap_config_defaults(&c->config);
 	p->pin_set = false;
 	p->pin_code_points = 0;
 	p->retries = PIN_MAX_RETRIES;
 	ctap_pin_power_up(c);
+}
+
+int ctap_pin_reset(struct ctap *c)
+{
+	if (store_begin(c->store) != STORE_OK)
+		return -1;
+	if (ctap_pin_reset_store(c) != 0) {
+		store_rollback(c->store);
+		return -1;
+	}
+	if (store_commit(c->store) != STORE_OK)
+		return -1;
+	ctap_pin_reset_memory(c);
 	return 0;
 }
 

@@ -164,6 +164,11 @@ void ctap_pin_power_up(struct ctap *c); /* new key-agreement keys, token */
 /* Factory reset of everything the PIN side owns: PIN, retries, tokens,
  * config (alwaysUv, minPinLength...), the large-blob array. */
 int ctap_pin_reset(struct ctap *c);
+/* The same in two steps, for a reset that must be one transaction with
+ * the credential side's: the store part (inside the caller's
+ * transaction; 0 or -1), then, once committed, the in-memory part. */
+int ctap_pin_reset_store(struct ctap *c);
+void ctap_pin_reset_memory(struct ctap *c);
 bool ctap_pin_is_set(struct ctap *c);
 uint8_t ctap_pin_retries(struct ctap *c);
 

@@ -58,6 +58,8 @@ void ctap_blobs_abort(struct ctap *c)
 {
 	struct blob_write *bw = &c->pin->blob;
 
+	if (bw->buf != NULL)
+		crypto_wipe(bw->buf, bw->expected_len);
 	free(bw->buf);
 	memset(bw, 0, sizeof(*bw));
 }
@@ -226,9 +228,11 @@ static uint8_t lb_set(struct ctap *c, const struct lb_req *q)
 		return r;
 	if ((ctap_pin_is_set(c) || c->config.always_uv) &&
 	    (r = lb_authorize(c, q)) != CTAP2_OK)
-		return r;
-	if (q->set_len > expected - (size_t)q->offset)
-		return CTAP1_ERR_INVALID_PARAMETER;
+		goto fail;
+	if (q->set_len > expected - (size_t)q->offset) {
+		r = CTAP1_ERR_INVALID_PARAMETER;
+		goto fail;
+	}
 	if (q->offset == 0) {
 		ctap_blobs_abort(c);
 		if ((bw->buf = malloc(expected)) == NULL)
@@ -241,6 +245,12 @@ static uint8_t lb_set(struct ctap *c, const struct lb_req *q)
 	if (bw->next_off == bw->expected_len)
 		return lb_commit(c);
 	return CTAP2_OK;
+fail:
+	/* A refused continuation ends the write: fragments of one array
+	 * must all be accepted, never mixed across attempts. */
+	if (q->offset != 0)
+		ctap_blobs_abort(c);
+	return r;
 }
 
 uint8_t ctap_cmd_large_blobs(struct ctap *c, const cbor_item_t *params,

@@ -5,8 +5,10 @@
  * attestation identity stay, the counter so it never goes backwards. */
 #include "applets/fido/ctap_cred.h"
 
-/* The credential side's part of a reset, in one transaction. */
-static int wipe_credentials(struct ctap *c)
+/* Everything in one transaction: credentials (a new wrapping key retires
+ * every ID) and the PIN side's PIN, config and large blobs, so a failure
+ * leaves the key as it was, never half reset. */
+int ctap_factory_reset(struct ctap *c)
 {
 	int err;
 
@@ -14,30 +16,23 @@ static int wipe_credentials(struct ctap *c)
 	cm_state_drop(c);
 	err = store_begin(c->store);
 	if (err != STORE_OK)
-		return err;
+		return -1;
 	err = store_clear(c->store, NS_CRED);
 	if (err == STORE_OK && cred_rewrap(c) != 0)
 		err = STORE_IO;
-	if (err != STORE_OK) {
-		store_rollback(c->store);
-		return err;
-	}
-	err = store_commit(c->store);
+	if (err == STORE_OK && ctap_pin_reset_store(c) != 0)
+		err = STORE_IO;
 	if (err != STORE_OK)
-		return err;
-	return STORE_OK;
-}
-
-int ctap_factory_reset(struct ctap *c)
-{
-	int err = wipe_credentials(c);
-
+		store_rollback(c->store);
+	else
+		err = store_commit(c->store);
 	if (err != STORE_OK) {
 		/* The old salt is still the stored one: use it again. */
 		(void)cred_reload_wrap(c);
 		return -1;
 	}
-	return ctap_pin_reset(c) == 0 ? 0 : -1;
+	ctap_pin_reset_memory(c);
+	return 0;
 }
 
 uint8_t ctap_cmd_reset(struct ctap *c, const struct ctap_wait *w)
