@@ -55,7 +55,9 @@ static const char serve_usage[] =
 	"  -v, -vv              one log line per command; decoded commands\n"
 	"  --log-secrets        also log command data (may contain secrets)\n"
 	"  --pcap FILE          record every USB transfer of every key in Linux\n"
-	"                       usbmon format (bus 1, key N is device N)\n"
+	"                       usbmon format (bus 1, key N is device N). The\n"
+	"                       file (mode 0600) holds all data the host sent,\n"
+	"                       secrets included: treat it like the state file\n"
 	"\n"
 	"A TCP --usbredir address is bound as given: anyone who reaches it can use\n"
 	"the key, so keep it on loopback. See docs/USB.md.\n";
