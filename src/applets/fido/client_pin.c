@@ -374,8 +374,9 @@ static uint8_t cp_field_bytes(const cbor_item_t *v, const uint8_t **p,
 	return r;
 }
 
-static uint8_t cp_field(struct cp_req *q, uint64_t key, const cbor_item_t *v)
+static uint8_t cp_field(void *arg, uint64_t key, const cbor_item_t *v)
 {
+	struct cp_req *q = arg;
 	uint8_t r = CTAP2_OK;
 
 	switch (key) {
@@ -419,25 +420,10 @@ static uint8_t cp_field(struct cp_req *q, uint64_t key, const cbor_item_t *v)
 
 static uint8_t cp_parse(const cbor_item_t *params, struct cp_req *q)
 {
-	struct cbor_pair *pairs;
-	size_t i, n;
-	uint64_t key;
-	uint8_t r;
-
 	memset(q, 0, sizeof(*q));
 	if (params == NULL)
 		return CTAP2_ERR_MISSING_PARAMETER;
-	if (!cbor_isa_map(params))
-		return CTAP2_ERR_CBOR_UNEXPECTED_TYPE;
-	pairs = cbor_map_handle(params);
-	n = cbor_map_size(params);
-	for (i = 0; i < n; i++) {
-		if (ctap_uint(pairs[i].key, &key) != CTAP2_OK)
-			continue;
-		if ((r = cp_field(q, key, pairs[i].value)) != CTAP2_OK)
-			return r;
-	}
-	return CTAP2_OK;
+	return ctap_map_each_uint(params, cp_field, q);
 }
 
 static uint8_t cp_require(const struct cp_req *q, unsigned fields)

@@ -417,6 +417,27 @@ cbor_item_t *ctap_map_uint(const cbor_item_t *map, uint64_t key)
 	return NULL;
 }
 
+uint8_t ctap_map_each_uint(const cbor_item_t *map,
+			   uint8_t (*member)(void *arg, uint64_t key,
+					     const cbor_item_t *value),
+			   void *arg)
+{
+	struct cbor_pair *p;
+	uint64_t key;
+	uint8_t r;
+
+	if (map == NULL || !cbor_isa_map(map))
+		return CTAP2_ERR_CBOR_UNEXPECTED_TYPE;
+	p = cbor_map_handle(map);
+	for (size_t i = 0; i < cbor_map_size(map); i++) {
+		if (ctap_uint(p[i].key, &key) != CTAP2_OK)
+			continue;
+		if ((r = member(arg, key, p[i].value)) != CTAP2_OK)
+			return r;
+	}
+	return CTAP2_OK;
+}
+
 cbor_item_t *ctap_map_text(const cbor_item_t *map, const char *key)
 {
 	size_t klen = strlen(key);

@@ -136,6 +136,14 @@ uint8_t ctap_cbor_decode(const uint8_t *buf, size_t len, bool must_be_map,
 uint8_t ctap_cbor_encode(const cbor_item_t *item, struct wbuf *out);
 /* Map lookups; NULL when absent. */
 cbor_item_t *ctap_map_uint(const cbor_item_t *map, uint64_t key);
+/* Hand each member with an unsigned-integer key (CTAP's parameter maps)
+ * to member, in order, skipping other keys; stops at and returns the
+ * first status other than CTAP2_OK. CTAP2_ERR_CBOR_UNEXPECTED_TYPE when
+ * map is not a map. */
+uint8_t ctap_map_each_uint(const cbor_item_t *map,
+			   uint8_t (*member)(void *arg, uint64_t key,
+					     const cbor_item_t *value),
+			   void *arg);
 cbor_item_t *ctap_map_text(const cbor_item_t *map, const char *key);
 /* Typed reads: CTAP2_OK or CTAP2_ERR_CBOR_UNEXPECTED_TYPE. */
 uint8_t ctap_uint(const cbor_item_t *it, uint64_t *v);

@@ -110,25 +110,25 @@ static uint8_t parse_member(uint64_t key, const cbor_item_t *v,
 	}
 }
 
+/* One member, recorded in the seen bitmask once it parsed. */
+static uint8_t member(void *arg, uint64_t key, const cbor_item_t *v)
+{
+	struct mc_req *q = arg;
+	uint8_t r = parse_member(key, v, q);
+
+	if (r == CTAP2_OK && key < 32)
+		q->seen |= SEEN(key);
+	return r;
+}
+
 static uint8_t parse(const cbor_item_t *params, struct mc_req *q)
 {
-	struct cbor_pair *p;
-	uint64_t key;
-	size_t n;
 	uint8_t r;
 
 	if (params == NULL)
 		return CTAP2_ERR_MISSING_PARAMETER;
-	p = cbor_map_handle(params);
-	n = cbor_map_size(params);
-	for (size_t i = 0; i < n; i++) {
-		if (ctap_uint(p[i].key, &key) != CTAP2_OK)
-			continue;
-		if ((r = parse_member(key, p[i].value, q)) != CTAP2_OK)
-			return r;
-		if (key < 32)
-			q->seen |= SEEN(key);
-	}
+	if ((r = ctap_map_each_uint(params, member, q)) != CTAP2_OK)
+		return r;
 	if ((q->seen & MC_REQUIRED) != MC_REQUIRED)
 		return CTAP2_ERR_MISSING_PARAMETER;
 	if (crypto_digest(CRYPTO_SHA256, q->rp_id, strlen(q->rp_id),
