@@ -198,7 +198,10 @@ static unsigned do_select(struct dispatch *d, const struct apdu *cmd,
 	if (found != d->selected)
 		deselect(d);
 	sw = d->slots[found].ops->select(d->slots[found].state, cmd, w);
-	d->selected = sw == SW_OK ? found : -1;
+	/* A terminated application stays selected so that ACTIVATE FILE
+	 * can reach it. */
+	d->selected = sw == SW_OK || sw == SW_SELECTED_TERMINATED ? found
+								  : -1;
 	return sw;
 }
 

@@ -12,6 +12,7 @@ const char *sw_text(unsigned sw)
 	switch (sw) {
 	case SW_OK: return "success";
 	case SW_WARNING_NVM_UNCHANGED: return "warning, state unchanged";
+	case SW_SELECTED_TERMINATED: return "selected file in termination state";
 	case SW_MEMORY_FAILURE: return "memory failure";
 	case SW_WRONG_LENGTH: return "wrong length";
 	case SW_LOGICAL_CHANNEL_UNSUP: return "logical channel not supported";

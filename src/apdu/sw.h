@@ -5,6 +5,7 @@
 #define SW_OK                        0x9000
 #define SW_BYTES_REMAINING(n)        (0x6100 | ((n) & 0xFF))
 #define SW_WARNING_NVM_UNCHANGED     0x6200
+#define SW_SELECTED_TERMINATED       0x6285
 #define SW_VERIFY_FAIL(tries)        (0x63C0 | ((tries) & 0x0F))
 #define SW_MEMORY_FAILURE            0x6581
 #define SW_WRONG_LENGTH              0x6700

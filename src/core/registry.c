@@ -3,10 +3,12 @@
 
 #include "applets/fido/fido.h"
 #include "applets/oath/oath.h"
+#include "applets/openpgp/openpgp.h"
 
 const struct applet_ops *const applet_registry[] = {
 	&oath_applet,
 	&fido_applet,
+	&openpgp_applet,
 };
 
 const size_t applet_registry_len =

@@ -83,14 +83,28 @@ void crypto_wipe(void *p, size_t len)
 		OPENSSL_cleanse(p, len);
 }
 
-int crypto_aes256_cbc(int encrypt, const uint8_t key[32],
-		      const uint8_t iv[16], const uint8_t *in, size_t len,
-		      uint8_t *out)
+int crypto_aes_cbc(int encrypt, const uint8_t *key, size_t key_len,
+		   const uint8_t iv[16], const uint8_t *in, size_t len,
+		   uint8_t *out)
 {
 	static const uint8_t zero_iv[AES_BLOCK];
+	const EVP_CIPHER *cipher;
 	EVP_CIPHER_CTX *ctx = NULL;
 	int n = 0, r = -1;
 
+	switch (key_len) {
+	case 16:
+		cipher = EVP_aes_128_cbc();
+		break;
+	case 24:
+		cipher = EVP_aes_192_cbc();
+		break;
+	case 32:
+		cipher = EVP_aes_256_cbc();
+		break;
+	default:
+		return -1;
+	}
 	if (key == NULL || len % AES_BLOCK != 0 || len > INT_MAX ||
 	    (len != 0 && (in == NULL || out == NULL)))
 		goto out;
@@ -99,9 +113,8 @@ int crypto_aes256_cbc(int encrypt, const uint8_t key[32],
 		goto out;
 	}
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_CipherInit_ex2(ctx, EVP_aes_256_cbc(), key,
-			       iv != NULL ? iv : zero_iv, encrypt ? 1 : 0,
-			       NULL) != 1 ||
+	    EVP_CipherInit_ex2(ctx, cipher, key, iv != NULL ? iv : zero_iv,
+			       encrypt ? 1 : 0, NULL) != 1 ||
 	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1)
 		goto out;
 	/* Without padding and on whole blocks, Update writes everything. */
@@ -112,6 +125,13 @@ int crypto_aes256_cbc(int encrypt, const uint8_t key[32],
 out:
 	EVP_CIPHER_CTX_free(ctx);
 	return r;
+}
+
+int crypto_aes256_cbc(int encrypt, const uint8_t key[32],
+		      const uint8_t iv[16], const uint8_t *in, size_t len,
+		      uint8_t *out)
+{
+	return crypto_aes_cbc(encrypt, key, 32, iv, in, len, out);
 }
 
 /* Feeds aad then in through an initialized GCM context; out gets len

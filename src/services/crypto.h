@@ -69,6 +69,10 @@ int crypto_ecdh(enum crypto_curve curve, const uint8_t *priv,
 int crypto_aes256_cbc(int encrypt, const uint8_t key[32],
 		      const uint8_t iv[16], const uint8_t *in, size_t len,
 		      uint8_t *out);
+/* AES-CBC as above with a 16-, 24- or 32-byte key (OpenPGP's AES DO). */
+int crypto_aes_cbc(int encrypt, const uint8_t *key, size_t key_len,
+		   const uint8_t iv[16], const uint8_t *in, size_t len,
+		   uint8_t *out);
 /* AES-256-GCM with a 12-byte nonce and a 16-byte tag. open returns -1
  * when the tag does not match (out is then wiped). */
 int crypto_aes256_gcm_seal(const uint8_t key[32], const uint8_t nonce[12],
