@@ -77,6 +77,9 @@ void vkey_cancel(struct vkey *key);
  * direct and daemon paths give the same answers. Return bytes written
  * (truncated at cap, always NUL-terminated) or -1 on error. */
 int vkey_report_status(struct vkey *key, char *out, size_t cap);
+/* `vkey <applet> list` for the applet named (oath, fido, openpgp). */
+int vkey_report_list(struct vkey *key, const char *applet, char *out,
+		     size_t cap);
 int vkey_report_oath_list(struct vkey *key, char *out, size_t cap);
 int vkey_report_fido_list(struct vkey *key, char *out, size_t cap);
 /* PEM certificates of the attestation CAs a relying party should trust. */

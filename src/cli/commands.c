@@ -93,6 +93,13 @@ static const struct report_kind report_oath = { "list oath",
 						vkey_report_oath_list };
 static const struct report_kind report_fido = { "list fido",
 						vkey_report_fido_list };
+static int openpgp_list(struct vkey *key, char *out, size_t cap)
+{
+	return vkey_report_list(key, "openpgp", out, cap);
+}
+
+static const struct report_kind report_openpgp = { "list openpgp",
+						   openpgp_list };
 static const struct report_kind report_attest = { "attestation",
 						  vkey_report_attestation };
 
@@ -181,6 +188,12 @@ static const char fido_usage[] =
 	"(under the key's own CA, see vkey attestation export; the default)\n"
 	"or self (signed by the credential's own key, no certificate).\n";
 
+static const char openpgp_usage[] =
+	"usage: vkey openpgp list [--state PATH]\n"
+	"\n"
+	"List the OpenPGP card's three keys: algorithm, origin (generated\n"
+	"on the card or imported) and fingerprint.\n";
+
 /* vkey fido attestation MODE: a persisted setting, through the daemon or
  * on the state file. */
 static int fido_attestation(int argc, char **argv)
@@ -246,6 +259,12 @@ static int applet_list(int argc, char **argv, const char *name,
 int cmd_oath(int argc, char **argv)
 {
 	return applet_list(argc, argv, "oath", oath_usage, &report_oath);
+}
+
+int cmd_openpgp(int argc, char **argv)
+{
+	return applet_list(argc, argv, "openpgp", openpgp_usage,
+			   &report_openpgp);
 }
 
 int cmd_fido(int argc, char **argv)

@@ -17,6 +17,8 @@ static const char usage[] =
 	"  status      show a key's state\n"
 	"  oath list   list a key's OATH accounts (never their secrets)\n"
 	"  fido list   list a key's discoverable FIDO credentials\n"
+	"  openpgp list\n"
+	"              list the OpenPGP card's keys and fingerprints\n"
 	"  attestation export\n"
 	"              print the attestation CA a relying party should trust\n"
 	"\n"
@@ -73,6 +75,8 @@ int main(int argc, char **argv)
 		return cmd_oath(argc - 1, argv + 1);
 	if (strcmp(cmd, "fido") == 0)
 		return cmd_fido(argc - 1, argv + 1);
+	if (strcmp(cmd, "openpgp") == 0)
+		return cmd_openpgp(argc - 1, argv + 1);
 	if (strcmp(cmd, "attestation") == 0)
 		return cmd_attestation(argc - 1, argv + 1);
 	fprintf(stderr, "vkey: unknown command '%s' (see vkey --help)\n", cmd);

@@ -112,6 +112,14 @@ static int applet_report(struct vkey *key, const char *applet, int which,
 	return r;
 }
 
+int vkey_report_list(struct vkey *key, const char *applet, char *out,
+		     size_t cap)
+{
+	if (applet == NULL)
+		return -1;
+	return applet_report(key, applet, 0, out, cap);
+}
+
 int vkey_report_oath_list(struct vkey *key, char *out, size_t cap)
 {
 	return applet_report(key, "oath", 0, out, cap);

@@ -107,12 +107,8 @@ static void handle(struct ctl *c, int fd, char *req)
 		snprintf(reply, CTL_REPLY_MAX, "empty request\n");
 	} else if (strcmp(verb, "status") == 0) {
 		ok = vkey_report_status(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
-	} else if (strcmp(verb, "list") == 0 && arg != NULL &&
-		   strcmp(arg, "oath") == 0) {
-		ok = vkey_report_oath_list(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
-	} else if (strcmp(verb, "list") == 0 && arg != NULL &&
-		   strcmp(arg, "fido") == 0) {
-		ok = vkey_report_fido_list(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
+	} else if (strcmp(verb, "list") == 0 && arg != NULL) {
+		ok = vkey_report_list(c->key, arg, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
 	} else if (strcmp(verb, "fido-attestation") == 0 && arg != NULL) {
 		ok = vkey_set_fido_attestation(c->key, arg);
 		snprintf(reply, CTL_REPLY_MAX, ok == 0 ? "fido attestation: %s\n"
