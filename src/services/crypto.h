@@ -110,6 +110,13 @@ int crypto_x509_issue(const struct crypto_cert_req *req,
 		      const uint8_t *issuer_priv, size_t issuer_priv_len,
 		      const uint8_t *issuer_cert, size_t issuer_cert_len,
 		      uint8_t **der, size_t *der_len);
+/* As crypto_x509_issue, for a subject key of any type given as a DER
+ * SubjectPublicKeyInfo (see crypto_pk.h); the issuer is P-256. */
+int crypto_x509_issue_spki(const struct crypto_cert_req *req,
+			   const uint8_t *spki, size_t spki_len,
+			   const uint8_t *issuer_priv, size_t issuer_priv_len,
+			   const uint8_t *issuer_cert, size_t issuer_cert_len,
+			   uint8_t **der, size_t *der_len);
 /* PEM text of a DER certificate (malloc'd, NUL-terminated). */
 char *crypto_x509_pem(const uint8_t *der, size_t der_len);
 

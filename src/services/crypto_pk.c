@@ -9,6 +9,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <string.h>
 
@@ -933,4 +934,49 @@ out:
 	EVP_PKEY_free(theirs);
 	EVP_PKEY_free(mine);
 	return r;
+}
+
+/* ---- SubjectPublicKeyInfo ------------------------------------------ */
+
+static int spki_encode(EVP_PKEY *pkey, uint8_t **der, size_t *der_len)
+{
+	unsigned char *buf = NULL, *p;
+	int n;
+
+	if (pkey == NULL || (n = i2d_PUBKEY(pkey, NULL)) <= 0 ||
+	    (buf = OPENSSL_malloc((size_t)n)) == NULL)
+		goto fail;
+	p = buf;
+	if (i2d_PUBKEY(pkey, &p) != n)
+		goto fail;
+	*der = malloc((size_t)n);
+	if (*der == NULL)
+		goto fail;
+	memcpy(*der, buf, (size_t)n);
+	*der_len = (size_t)n;
+	OPENSSL_free(buf);
+	EVP_PKEY_free(pkey);
+	return 0;
+fail:
+	OPENSSL_free(buf);
+	EVP_PKEY_free(pkey);
+	return -1;
+}
+
+int crypto_rsa_spki(const uint8_t *n, size_t n_len, const uint8_t *e,
+		    size_t e_len, uint8_t **der, size_t *der_len)
+{
+	if (der == NULL || der_len == NULL)
+		return -1;
+	return spki_encode(rsa_pkey_pub(n, n_len, e, e_len), der, der_len);
+}
+
+int crypto_pk_ec_spki(enum crypto_pk_curve curve, const uint8_t *pub,
+		      size_t pub_len, uint8_t **der, size_t *der_len)
+{
+	const struct curve_info *ci = curve_get(curve);
+
+	if (ci == NULL || der == NULL || der_len == NULL)
+		return -1;
+	return spki_encode(ec_pkey_pub(ci, pub, pub_len), der, der_len);
 }

@@ -146,4 +146,13 @@ int crypto_pk_ecdh(enum crypto_pk_curve curve, const uint8_t *priv,
 		   size_t priv_len, const uint8_t *peer, size_t peer_len,
 		   uint8_t *z, size_t *z_len);
 
+/* ---- SubjectPublicKeyInfo ------------------------------------------ */
+
+/* DER SubjectPublicKeyInfo of a public key (for certificates); *der is
+ * malloc'd, free with free(). Returns 0, or -1 for an invalid key. */
+int crypto_rsa_spki(const uint8_t *n, size_t n_len, const uint8_t *e,
+		    size_t e_len, uint8_t **der, size_t *der_len);
+int crypto_pk_ec_spki(enum crypto_pk_curve curve, const uint8_t *pub,
+		      size_t pub_len, uint8_t **der, size_t *der_len);
+
 #endif

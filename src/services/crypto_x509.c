@@ -204,21 +204,21 @@ out:
 	return r;
 }
 
-int crypto_x509_issue(const struct crypto_cert_req *req,
-		      const uint8_t *subject_pub, size_t subject_pub_len,
-		      const uint8_t *issuer_priv, size_t issuer_priv_len,
-		      const uint8_t *issuer_cert, size_t issuer_cert_len,
-		      uint8_t **der, size_t *der_len)
+/* Issue a certificate for subject_key (consumed) under the P-256
+ * issuer key and certificate (NULL: self-signed). */
+static int issue(const struct crypto_cert_req *req, EVP_PKEY *subject_key,
+		 const uint8_t *issuer_priv, size_t issuer_priv_len,
+		 const uint8_t *issuer_cert, size_t issuer_cert_len,
+		 uint8_t **der, size_t *der_len)
 {
-	EVP_PKEY *subject_key = NULL, *signer = NULL;
+	EVP_PKEY *signer = NULL;
 	X509 *cert = NULL, *issuer = NULL;
 	int r = -1;
 
-	if (der == NULL || der_len == NULL || !req_ok(req))
+	if (der == NULL || der_len == NULL || !req_ok(req) ||
+	    subject_key == NULL)
 		goto out;
-	if ((subject_key = crypto_pkey_pub(CRYPTO_P256, subject_pub,
-					   subject_pub_len)) == NULL ||
-	    (signer = crypto_pkey_priv(CRYPTO_P256, issuer_priv,
+	if ((signer = crypto_pkey_priv(CRYPTO_P256, issuer_priv,
 				       issuer_priv_len, 1)) == NULL)
 		goto out;
 	if (issuer_cert != NULL &&
@@ -237,6 +237,37 @@ out:
 	EVP_PKEY_free(signer);
 	EVP_PKEY_free(subject_key);
 	return r;
+}
+
+int crypto_x509_issue(const struct crypto_cert_req *req,
+		      const uint8_t *subject_pub, size_t subject_pub_len,
+		      const uint8_t *issuer_priv, size_t issuer_priv_len,
+		      const uint8_t *issuer_cert, size_t issuer_cert_len,
+		      uint8_t **der, size_t *der_len)
+{
+	return issue(req, crypto_pkey_pub(CRYPTO_P256, subject_pub,
+					  subject_pub_len),
+		     issuer_priv, issuer_priv_len, issuer_cert,
+		     issuer_cert_len, der, der_len);
+}
+
+int crypto_x509_issue_spki(const struct crypto_cert_req *req,
+			   const uint8_t *spki, size_t spki_len,
+			   const uint8_t *issuer_priv, size_t issuer_priv_len,
+			   const uint8_t *issuer_cert, size_t issuer_cert_len,
+			   uint8_t **der, size_t *der_len)
+{
+	const unsigned char *p = spki;
+	EVP_PKEY *subject_key = NULL;
+
+	if (spki != NULL && spki_len <= LONG_MAX)
+		subject_key = d2i_PUBKEY(NULL, &p, (long)spki_len);
+	if (subject_key != NULL && p != spki + spki_len) {
+		EVP_PKEY_free(subject_key);
+		subject_key = NULL;
+	}
+	return issue(req, subject_key, issuer_priv, issuer_priv_len,
+		     issuer_cert, issuer_cert_len, der, der_len);
 }
 
 char *crypto_x509_pem(const uint8_t *der, size_t der_len)

@@ -126,7 +126,7 @@ static unsigned terminate(struct pgp *p, const struct apdu *cmd,
 		return SW_SECURITY_STATUS;
 	err = store_begin(p->st);
 	if (err == STORE_OK)
-		err = store_clear(p->st, PGP_NS);
+		err = pgp_clear(p);
 	if (err == STORE_OK)
 		err = pgp_put_rec(p, terminated_rec, &one, 1);
 	if (err != STORE_OK) {
@@ -182,6 +182,8 @@ static pgp_handler_fn handler_of(uint8_t ins)
 		return terminate;
 	case PGP_INS_ACTIVATE:
 		return activate;
+	case PGP_INS_ATTEST:
+		return pgp_attest;
 	default:
 		return NULL;
 	}
@@ -230,4 +232,5 @@ const struct applet_ops openpgp_applet = {
 	.factory_reset = pgp_factory,
 	.report_status = pgp_report_status,
 	.report_list = pgp_report_list,
+	.report_attestation = pgp_report_attestation,
 };

@@ -399,6 +399,8 @@ static int get_value(struct pgp *p, uint16_t tag, struct wbuf *w)
 		return key_info(p, w);
 	case PGP_DO_SIG_COUNTER:
 		return sig_counter(p, w);
+	case PGP_DO_ATT_CERT:
+		return pgp_attest_ca(p, w);
 	default:
 		return put_value(p, tag, w);
 	}
@@ -412,6 +414,7 @@ static bool readable(uint16_t tag)
 	case PGP_DO_FEATURES: case PGP_DO_ALGO_INFO: case PGP_DO_EXT_CAPS:
 	case PGP_DO_PW_STATUS: case PGP_DO_FPRS: case PGP_DO_CA_FPRS:
 	case PGP_DO_DATES: case PGP_DO_KEY_INFO: case PGP_DO_SIG_COUNTER:
+	case PGP_DO_ATT_CERT:
 		return true;
 	default:
 		return false;
@@ -475,6 +478,18 @@ unsigned pgp_select_data(struct pgp *p, const struct apdu *cmd,
 }
 
 /* ---- PUT DATA ----------------------------------------------------- */
+
+int pgp_cert_put(struct pgp *p, uint8_t occurrence, const uint8_t *der,
+		 size_t len)
+{
+	if (occurrence > 2)
+		return STORE_INVALID;
+	if (occurrence == 0)
+		return len == 0 ? pgp_del_do(p, PGP_DO_CERT)
+				: pgp_put_do(p, PGP_DO_CERT, der, len);
+	return len == 0 ? pgp_del_rec(p, cert_rec[occurrence])
+			: pgp_put_rec(p, cert_rec[occurrence], der, len);
+}
 
 static unsigned put_attr(struct pgp *p, uint16_t tag, const uint8_t *v,
 			 size_t len)
@@ -600,10 +615,8 @@ unsigned pgp_put_data(struct pgp *p, const struct apdu *cmd, struct wbuf *r)
 	if (tag == PGP_DO_SEX && cmd->data[0] != 0x30 && cmd->data[0] != 0x31 &&
 	    cmd->data[0] != 0x32 && cmd->data[0] != 0x39)
 		return SW_WRONG_DATA;
-	if (tag == PGP_DO_CERT && p->cert_index != 0)
-		err = cmd->lc == 0 ? pgp_del_rec(p, cert_rec[p->cert_index])
-				   : pgp_put_rec(p, cert_rec[p->cert_index],
-						 cmd->data, cmd->lc);
+	if (tag == PGP_DO_CERT)
+		err = pgp_cert_put(p, p->cert_index, cmd->data, cmd->lc);
 	else if (cmd->lc == 0)
 		err = pgp_del_do(p, tag);
 	else

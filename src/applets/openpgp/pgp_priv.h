@@ -32,6 +32,7 @@ struct vkey;
 #define PGP_INS_GET_CHALLENGE 0x84
 #define PGP_INS_TERMINATE     0xE6
 #define PGP_INS_ACTIVATE      0x44
+#define PGP_INS_ATTEST        0xFB /* CLA 80, as on YubiKeys */
 
 /* Data objects. */
 #define PGP_DO_PRIVATE_1   0x0101
@@ -69,6 +70,7 @@ struct vkey;
 #define PGP_DO_ALGO_INFO   0x00FA
 #define PGP_DO_SIG_COUNTER 0x0093
 #define PGP_DO_PUBKEY      0x7F49
+#define PGP_DO_ATT_CERT    0x00FC /* the attestation CA certificate */
 
 /* Limits announced in the extended capabilities. */
 #define PGP_CHALLENGE_MAX 2048
@@ -170,6 +172,9 @@ int pgp_get_rec(struct pgp *p, const char *name, uint8_t *buf, size_t cap,
 int pgp_put_rec(struct pgp *p, const char *name, const uint8_t *v,
 		size_t len);
 int pgp_del_rec(struct pgp *p, const char *name);
+/* Delete every record but the attestation CA (in the caller's
+ * transaction). */
+int pgp_clear(struct pgp *p);
 /* Write the factory state (in the caller's transaction, if any). */
 int pgp_factory_init(struct pgp *p);
 bool pgp_is_initialized(struct pgp *p);
@@ -226,6 +231,9 @@ unsigned pgp_select_data(struct pgp *p, const struct apdu *cmd,
 			 struct wbuf *r);
 unsigned pgp_put_data(struct pgp *p, const struct apdu *cmd,
 		      struct wbuf *r);
+/* Write (len 0: delete) the cardholder certificate occurrence 0..2. */
+int pgp_cert_put(struct pgp *p, uint8_t occurrence, const uint8_t *der,
+		 size_t len);
 
 /* pgp_key.c */
 unsigned pgp_generate(struct pgp *p, const struct apdu *cmd,
@@ -238,6 +246,12 @@ unsigned pgp_internal_auth(struct pgp *p, const struct apdu *cmd,
 			   struct wbuf *r);
 unsigned pgp_get_challenge(struct pgp *p, const struct apdu *cmd,
 			   struct wbuf *r);
+
+/* pgp_attest.c */
+unsigned pgp_attest(struct pgp *p, const struct apdu *cmd, struct wbuf *r);
+/* Append the attestation CA certificate (DER), made on first use. */
+int pgp_attest_ca(struct pgp *p, struct wbuf *w);
+int pgp_report_attestation(void *state, struct wbuf *out);
 
 /* pgp_report.c */
 void pgp_describe(const struct apdu *cmd, char *out, size_t cap);

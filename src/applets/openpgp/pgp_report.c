@@ -23,6 +23,7 @@ static const char *ins_name(uint8_t ins)
 	case PGP_INS_GET_CHALLENGE: return "GET CHALLENGE";
 	case PGP_INS_TERMINATE: return "TERMINATE DF";
 	case PGP_INS_ACTIVATE: return "ACTIVATE FILE";
+	case PGP_INS_ATTEST: return "GET ATTESTATION";
 	case 0xA4: return "SELECT";
 	default: return NULL;
 	}

@@ -95,13 +95,42 @@ bool pgp_is_initialized(struct pgp *p)
 	return pgp_get_rec(p, init_rec, v, sizeof(v), &len) == STORE_OK;
 }
 
+/* Records that outlive a factory reset: the attestation CA, so that
+ * relying parties keep trusting the card. */
+static const char *const kept[] = { "att.key", "att.cert" };
+
+int pgp_clear(struct pgp *p)
+{
+	uint8_t *val[2] = { NULL, NULL };
+	size_t len[2] = { 0, 0 };
+	int err = STORE_OK;
+
+	for (size_t i = 0; i < 2 && err == STORE_OK; i++) {
+		err = store_get(p->st, PGP_NS, kept[i], strlen(kept[i]),
+				&val[i], &len[i]);
+		if (err == STORE_NOT_FOUND) {
+			val[i] = NULL;
+			err = STORE_OK;
+		}
+	}
+	if (err == STORE_OK)
+		err = store_clear(p->st, PGP_NS);
+	for (size_t i = 0; i < 2 && err == STORE_OK; i++)
+		if (val[i] != NULL)
+			err = pgp_put_rec(p, kept[i], val[i], len[i]);
+	for (size_t i = 0; i < 2; i++)
+		if (val[i] != NULL)
+			store_free_value(val[i], len[i]);
+	return err;
+}
+
 /* Everything not written here reads as its default (pgp_data.c). */
 int pgp_factory_init(struct pgp *p)
 {
 	static const uint8_t one = 1;
 	int err;
 
-	err = store_clear(p->st, PGP_NS);
+	err = pgp_clear(p);
 	if (err == STORE_OK)
 		err = pgp_pin_set(p, PGP_PW1, (const uint8_t *)"123456", 6);
 	if (err == STORE_OK)
