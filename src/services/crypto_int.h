@@ -5,6 +5,7 @@
 
 #include "services/crypto.h"
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 
 /* A key holding the private part of priv (and, for P-256, the public point
@@ -23,5 +24,10 @@ EVP_PKEY *crypto_pkey_pub(enum crypto_curve curve, const uint8_t *pub,
  * public point, so both crypto_ec.c and crypto_pk.c need this. */
 int crypto_ec_point_of(int nid, const uint8_t *d, size_t d_len,
 		       uint8_t *out, size_t out_len);
+
+/* Two random primes of bits / 2 bits each for an RSA modulus of exactly
+ * bits bits (1024 or more), gcd(p - 1, e) = gcd(q - 1, e) = 1 for the
+ * odd prime e, |p - q| > 2^(bits/2 - 100). Returns 0 or -1. */
+int crypto_rsa_primes(int bits, BN_ULONG e, BIGNUM *p, BIGNUM *q);
 
 #endif

@@ -311,41 +311,22 @@ out:
 
 int crypto_rsa_generate(unsigned bits, struct crypto_rsa_key *key)
 {
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pkey = NULL;
-	BIGNUM *f4 = BN_new();
-	struct rsa_bn b = { 0 };
+	struct rsa_bn b;
 	int r = -1;
 
-	if (key == NULL || f4 == NULL ||
+	if (key == NULL ||
 	    (bits != 1024 && bits != 2048 && bits != 3072 && bits != 4096))
-		goto out;
+		return -1;
 	crypto_rsa_key_wipe(key);
-	if (BN_set_word(f4, RSA_F4_VALUE) != 1 ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_keygen_init(ctx) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)bits) != 1 ||
-	    EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, f4) != 1 ||
-	    EVP_PKEY_generate(ctx, &pkey) != 1)
-		goto out;
-	if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &b.n) != 1 ||
-	    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &b.e) != 1 ||
-	    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1, &b.p) != 1 ||
-	    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR2, &b.q) != 1 ||
-	    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_EXPONENT1,
-				  &b.dp) != 1 ||
-	    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_EXPONENT2,
-				  &b.dq) != 1 ||
-	    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
-				  &b.qinv) != 1 ||
-	    BN_num_bits(b.n) != (int)bits)
+	if (rsa_bn_alloc(&b) != 0)
+		return -1;
+	if (BN_set_word(b.e, RSA_F4_VALUE) != 1 ||
+	    crypto_rsa_primes((int)bits, RSA_F4_VALUE, b.p, b.q) != 0 ||
+	    rsa_bn_derive(&b) != 0 || BN_num_bits(b.n) != (int)bits)
 		goto out;
 	r = rsa_bn_export(&b, key);
 out:
 	rsa_bn_free(&b);
-	BN_free(f4);
-	EVP_PKEY_free(pkey);
-	EVP_PKEY_CTX_free(ctx);
 	return r;
 }
 

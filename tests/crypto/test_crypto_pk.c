@@ -4,6 +4,8 @@
 #include "services/crypto_pk.h"
 #include "../check.h"
 
+#include <openssl/bn.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,42 @@ static void rsa_keygen_each_size(void)
 						 sig_len), 0);
 		crypto_rsa_key_wipe(&key);
 	}
+}
+
+/* vkey's own prime search (5 or 4 Miller-Rabin rounds after a sieve)
+ * against OpenSSL's 64-round check, and the FIPS 186-5 shape rules. */
+static void rsa_generated_primes_are_prime(void)
+{
+	static const unsigned sizes[] = { 1024, 1024, 1024, 1024, 1024, 1024,
+					  1024, 1024, 2048, 2048, 2048, 2048,
+					  3072, 4096 };
+	BN_CTX *ctx = BN_CTX_new();
+	BIGNUM *p = BN_new(), *q = BN_new(), *d = BN_new();
+
+	CHECK(ctx != NULL && p != NULL && q != NULL && d != NULL);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct crypto_rsa_key key;
+		int half = (int)sizes[i] / 2;
+
+		CHECK_EQ(crypto_rsa_generate(sizes[i], &key), 0);
+		CHECK(BN_bin2bn(key.p, (int)key.p_len, p) != NULL);
+		CHECK(BN_bin2bn(key.q, (int)key.q_len, q) != NULL);
+		CHECK_EQ(BN_check_prime(p, ctx, NULL), 1);
+		CHECK_EQ(BN_check_prime(q, ctx, NULL), 1);
+		CHECK_EQ(BN_num_bits(p), half);
+		CHECK_EQ(BN_num_bits(q), half);
+		/* top two bits set: p, q > sqrt(2) * 2^(half - 1) */
+		CHECK(BN_is_bit_set(p, half - 2) && BN_is_bit_set(q, half - 2));
+		CHECK(BN_sub(d, p, q) == 1 && BN_num_bits(d) > half - 100);
+		/* gcd(e, p - 1) = 1 with e = 65537 prime */
+		CHECK(BN_sub_word(p, 1) == 1 && BN_mod_word(p, 65537) != 0);
+		CHECK(BN_sub_word(q, 1) == 1 && BN_mod_word(q, 65537) != 0);
+		crypto_rsa_key_wipe(&key);
+	}
+	BN_clear_free(p);
+	BN_clear_free(q);
+	BN_free(d);
+	BN_CTX_free(ctx);
 }
 
 static void rsa_two_keys_differ(void)
@@ -778,6 +816,7 @@ static void ec_signature_buffer_too_small_rejected(void)
 int main(void)
 {
 	RUN(rsa_keygen_each_size);
+	RUN(rsa_generated_primes_are_prime);
 	RUN(rsa_two_keys_differ);
 	RUN(rsa_import_epq_matches_generated);
 	RUN(rsa_import_crt_accepts_consistent);
