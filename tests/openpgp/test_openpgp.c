@@ -1343,6 +1343,8 @@ static void verify_blocks_after_three_wrong(void)
 	CHECK_EQ(verify(0x82, pw1_default), 0x6983);
 	sw = verify(0x81, NULL);
 	CHECK(sw == 0x63C0 || sw == 0x6983);
+	/* a blocked PW1 cannot be changed with the right old PIN either */
+	CHECK_EQ(cmd(0x24, 0x00, 0x81, "123456abcdefg", 13), 0x6983);
 	pw_status(s);
 	CHECK_EQ(s[4], 0);
 	CHECK_EQ(s[6], 3);
@@ -1693,6 +1695,17 @@ static void generate_rsa2048_sign_decipher_authenticate(void)
 		memset(in, 0x11, sizeof(in));
 		CHECK_EQ(pso_sign(in, 102), SW_OK);
 		CHECK_EQ(pso_sign(in, 103), 0x6700);
+	}
+	/* a cryptogram not below n, and random bytes: no crash; the
+	 * first is refused */
+	{
+		uint8_t ct[257];
+		memset(ct, 0xFF, sizeof(ct));
+		ct[0] = 0x00;
+		CHECK(pso_decipher(ct, 257) != SW_OK);
+		rand_bytes(ct + 1, 256);
+		ct[1] = 0x01;
+		(void)pso_decipher(ct, 257);
 	}
 	/* a wrong-size cryptogram is refused */
 	{
@@ -2249,6 +2262,78 @@ static void import_ec_every_curve(void)
 	end();
 }
 
+/* What GnuPG may send: a scalar with its leading zero byte stripped, and
+ * a Curve25519 public key with the 40 prefix of OpenPGP's encoding. */
+static void import_accepts_gnupg_encodings(void)
+{
+	static struct data d;
+	uint8_t scalar[32], pt[160];
+	struct comp comps[2];
+	struct pub a, b;
+	size_t ptl;
+
+	begin();
+	admin();
+	CHECK_EQ(verify(0x81, pw1_default), SW_OK);
+	CHECK_EQ(verify(0x82, pw1_default), SW_OK);
+	/* P-256: 00 || 31 bytes, sent as 31 and as 32 bytes */
+	rand_bytes(scalar, sizeof(scalar));
+	scalar[0] = 0x00;
+	scalar[1] |= 0x01;
+	CHECK_EQ(set_ec_attr(1, 0x13, &curves[0]), SW_OK);
+	CHECK_EQ(set_ec_attr(3, 0x13, &curves[0]), SW_OK);
+	comps[0] = (struct comp){ 0x92, scalar + 1, 31 };
+	build_import(&d, 1, comps, 1);
+	CHECK_EQ(import_key(&d), SW_OK);
+	comps[0] = (struct comp){ 0x92, scalar, 32 };
+	build_import(&d, 3, comps, 1);
+	CHECK_EQ(import_key(&d), SW_OK);
+	CHECK_EQ(read_pub(1, &a), SW_OK);
+	CHECK_EQ(read_pub(3, &b), SW_OK);
+	CHECK(a.point_len == 65 && b.point_len == 65 &&
+	      memcmp(a.point, b.point, 65) == 0);
+	CHECK(sign_ok(1, &curves[0], &a));
+	/* 40 || public key for Ed25519 and X25519 */
+	for (size_t i = 7; i <= 8; i++) {
+		const struct curve *c = &curves[i];
+		int keyno = c->kind == X25519 ? 2 : 1;
+		EVP_PKEY *k = keygen_ec(c);
+		uint8_t priv[32], pub40[33];
+		size_t pl = ec_private_bytes(c, k, priv, sizeof(priv));
+		struct pub pk;
+		unsigned sw;
+
+		ptl = ec_public_bytes(c, k, pt, sizeof(pt));
+		CHECK(pl == 32 && ptl == 32);
+		if (c->kind == X25519)
+			for (size_t j = 0; j < 16; j++) {
+				uint8_t t = priv[j];
+				priv[j] = priv[31 - j];
+				priv[31 - j] = t;
+			}
+		pub40[0] = 0x40;
+		memcpy(pub40 + 1, pt, 32);
+		CHECK_EQ(set_ec_attr(keyno, ec_alg_for(keyno, c), c), SW_OK);
+		comps[0] = (struct comp){ 0x92, priv, 32 };
+		comps[1] = (struct comp){ 0x99, pub40, 33 };
+		build_import(&d, keyno, comps, 2);
+		sw = import_key(&d);
+		if (sw != SW_OK)
+			fprintf(stderr, "  import %s with 40||pub: %04X\n",
+				c->name, sw);
+		CHECK_EQ(sw, SW_OK);
+		memset(&pk, 0, sizeof(pk));
+		memcpy(pk.point, pt, 32);
+		pk.point_len = 32;
+		if (sw == SW_OK)
+			CHECK(keyno == 2 ? decipher_ok(c, &pk)
+					 : sign_ok(1, c, &pk));
+		OPENSSL_cleanse(priv, sizeof(priv));
+		EVP_PKEY_free(k);
+	}
+	end();
+}
+
 static void import_ec_with_wrong_public_key_is_refused(void)
 {
 	static struct data d;
@@ -2670,6 +2755,37 @@ static void kdf_do_iterated_salted_s2k(void)
 		CHECK(put_data(0xF9, d.b, d.n - 5) != SW_OK); /* truncated */
 	}
 	CHECK_EQ(verify(0x81, pw1_default), SW_OK);
+	end();
+}
+
+/* GnuPG's kdf-setup with a single salt: the 90-byte KDF-DO without 85
+ * and 86, where every PIN is hashed with salt 84. */
+static void kdf_do_single_salt_form(void)
+{
+	static const uint8_t salt[8] = { 0xA1, 0xB2, 0xC3, 0xD4,
+					 0xE5, 0xF6, 0x07, 0x18 };
+	const uint32_t count = 0x02000000 >> 9; /* 65536 */
+	uint8_t h1[32], h3[32];
+	uint8_t cnt[4] = { (uint8_t)(count >> 24), (uint8_t)(count >> 16),
+			   (uint8_t)(count >> 8), (uint8_t)count };
+	struct data d = { .n = 0 };
+
+	s2k_sha256(salt, pw1_default, count, h1);
+	s2k_sha256(salt, pw3_default, count, h3);
+	d_tlv(&d, 0x81, "\x03", 1);
+	d_tlv(&d, 0x82, "\x08", 1);
+	d_tlv(&d, 0x83, cnt, 4);
+	d_tlv(&d, 0x84, salt, 8);
+	d_tlv(&d, 0x87, h1, 32);
+	d_tlv(&d, 0x88, h3, 32);
+	CHECK_EQ(d.n, 90);
+	begin();
+	admin();
+	CHECK_EQ(put_data(0xF9, d.b, d.n), SW_OK);
+	CHECK_EQ(verify_bin(0x81, h1, 32), SW_OK);
+	CHECK_EQ(verify_bin(0x83, h3, 32), SW_OK);
+	CHECK_EQ(get_data(0xF9), SW_OK);
+	CHECK(all_len >= d.n);
 	end();
 }
 
@@ -3100,6 +3216,7 @@ int main(void)
 	RUN(import_rsa2048_in_all_four_formats);
 	RUN(import_rsa3072_and_rsa4096);
 	RUN(import_ec_every_curve);
+	RUN(import_accepts_gnupg_encodings);
 	RUN(import_ec_with_wrong_public_key_is_refused);
 	RUN(import_by_command_chaining);
 	RUN(key_information_tracks_generated_and_imported);
@@ -3108,6 +3225,7 @@ int main(void)
 	RUN(uif_on_needs_presence);
 	RUN(uif_permanent_stays_until_factory_reset);
 	RUN(kdf_do_iterated_salted_s2k);
+	RUN(kdf_do_single_salt_form);
 	RUN(terminate_needs_pw3_then_activate_restores_factory);
 	RUN(terminate_allowed_when_pw3_blocked);
 	RUN(terminated_state_survives_restart);
