@@ -814,8 +814,10 @@ out:
 static int sig_args_ok(const struct curve_info *ci, const uint8_t *digest,
 		       size_t digest_len, enum crypto_pk_sig_format format)
 {
+	/* ECDSA takes a digest; Ed25519 signs a message of any length. */
 	return ci != NULL && ci->nid != NID_X25519 && digest != NULL &&
-	       digest_len > 0 && digest_len <= DIGEST_MAX &&
+	       digest_len > 0 &&
+	       (digest_len <= DIGEST_MAX || ci->nid == NID_ED25519) &&
 	       (format == PK_SIG_DER || format == PK_SIG_RAW);
 }
 

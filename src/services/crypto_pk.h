@@ -128,8 +128,8 @@ int crypto_pk_ec_generate(enum crypto_pk_curve curve, uint8_t *priv,
 int crypto_pk_ec_public(enum crypto_pk_curve curve, const uint8_t *priv,
 			size_t priv_len, uint8_t *pub, size_t *pub_len);
 /* ECDSA over a digest the caller computed (1 to 64 bytes, used as is);
- * for Ed25519, pure EdDSA over the bytes given (64-byte signature, any
- * format). X25519 cannot sign. */
+ * for Ed25519, pure EdDSA over a message of any length (64-byte
+ * signature, any format). X25519 cannot sign. */
 int crypto_pk_ec_sign(enum crypto_pk_curve curve, const uint8_t *priv,
 		      size_t priv_len, const uint8_t *digest,
 		      size_t digest_len, enum crypto_pk_sig_format format,

@@ -802,6 +802,26 @@ static void ec_digest_too_long_rejected(void)
 		 -1);
 }
 
+/* EdDSA signs messages, not digests: SSH session data is longer than any
+ * digest. */
+static void ed25519_signs_long_messages(void)
+{
+	uint8_t d[CRYPTO_PK_EC_PRIV_MAX], q[CRYPTO_PK_EC_PUB_MAX];
+	uint8_t sig[CRYPTO_PK_EC_SIG_MAX], m[2049];
+	size_t dl = sizeof(d), ql = sizeof(q), sl = sizeof(sig);
+
+	memset(m, 0x5A, sizeof(m));
+	CHECK_EQ(crypto_pk_ec_generate(PK_ED25519, d, &dl, q, &ql), 0);
+	CHECK_EQ(crypto_pk_ec_sign(PK_ED25519, d, dl, m, sizeof(m), PK_SIG_RAW,
+				   sig, &sl), 0);
+	CHECK_EQ(sl, 64);
+	CHECK_EQ(crypto_pk_ec_verify(PK_ED25519, q, ql, m, sizeof(m),
+				     PK_SIG_RAW, sig, sl), 0);
+	m[100] ^= 1;
+	CHECK(crypto_pk_ec_verify(PK_ED25519, q, ql, m, sizeof(m), PK_SIG_RAW,
+				  sig, sl) != 0);
+}
+
 static void ec_signature_buffer_too_small_rejected(void)
 {
 	uint8_t d[CRYPTO_PK_EC_PRIV_MAX], q[CRYPTO_PK_EC_PUB_MAX];
@@ -853,6 +873,7 @@ int main(void)
 	RUN(x25519_sign_rejected);
 	RUN(ec_raw_signature_wrong_length_rejected);
 	RUN(ec_digest_too_long_rejected);
+	RUN(ed25519_signs_long_messages);
 	RUN(ec_signature_buffer_too_small_rejected);
 	return CHECK_DONE();
 }

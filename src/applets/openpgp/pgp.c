@@ -196,6 +196,11 @@ static unsigned pgp_process(void *state, const struct apdu *cmd,
 	pgp_handler_fn fn = handler_of(cmd->ins);
 	unsigned sw;
 
+	/* The card's commands are interindustry (CLA 00, chained 10); only
+	 * the YubiKey-style GET ATTESTATION is proprietary (80). */
+	if ((cmd->cla & 0x80) != (cmd->ins == PGP_INS_ATTEST ? 0x80 : 0x00))
+		return cmd->ins == PGP_INS_ATTEST ? SW_INS_NOT_SUPPORTED
+						  : SW_CLA_NOT_SUPPORTED;
 	if (fn == NULL)
 		return SW_INS_NOT_SUPPORTED;
 	if (p->terminated && cmd->ins != PGP_INS_ACTIVATE)
