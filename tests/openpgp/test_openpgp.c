@@ -15,6 +15,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "../check.h"
 #include "vkey/vkey.h"
@@ -3186,6 +3187,95 @@ static void two_keys_are_independent(void)
 	end();
 }
 
+
+/* --- attestation ------------------------------------------------------------ */
+
+static X509 *der_cert(const uint8_t *der, size_t n)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)n);
+
+	return x != NULL && p == der + n ? x : (X509_free(x), NULL);
+}
+
+/* The certificate of key keyno (occurrence 3 - keyno) verifies under the
+ * CA of DO FC and holds the key GENERATE returned. */
+static void attestation_cert_ok(int keyno, EVP_PKEY *card_key, X509 *ca)
+{
+	X509 *x;
+	EVP_PKEY *ca_key = X509_get0_pubkey(ca);
+
+	CHECK_EQ(select_data((uint8_t)(3 - keyno)), SW_OK);
+	CHECK_EQ(get_data(0x7F21), SW_OK);
+	x = der_cert(all, all_len);
+	CHECK(x != NULL);
+	if (x == NULL)
+		return;
+	CHECK_EQ(X509_verify(x, ca_key), 1);
+	CHECK_EQ(X509_NAME_cmp(X509_get_issuer_name(x),
+			       X509_get_subject_name(ca)), 0);
+	CHECK_EQ(EVP_PKEY_eq(X509_get0_pubkey(x), card_key), 1);
+	X509_free(x);
+}
+
+static void attestation_of_generated_keys(void)
+{
+	struct pub sig, aut;
+	EVP_PKEY *ksig, *kaut;
+	X509 *ca, *ca2;
+	static struct data d;
+	uint8_t scalar[32];
+	struct comp comp;
+
+	begin();
+	admin();
+	CHECK_EQ(set_ec_attr(1, 0x13, &curves[0]), SW_OK);
+	CHECK_EQ(set_ec_attr(3, 0x16, &curves[7]), SW_OK);
+	CHECK_EQ(generate(1, &sig), SW_OK);
+	CHECK_EQ(generate(3, &aut), SW_OK);
+	/* PW1 first */
+	CHECK_EQ(apdu_ex(0x80, 0xFB, 0x01, 0x00, NULL, 0, -1, 0), 0x6982);
+	CHECK_EQ(verify(0x82, pw1_default), SW_OK);
+	/* CLA 00 is not the YubiKey command */
+	CHECK_EQ(apdu_ex(0x00, 0xFB, 0x01, 0x00, NULL, 0, -1, 0), 0x6D00);
+	CHECK_EQ(apdu_ex(0x80, 0xFB, 0x04, 0x00, NULL, 0, -1, 0), 0x6A86);
+	/* no key in the decryption slot */
+	CHECK_EQ(apdu_ex(0x80, 0xFB, 0x02, 0x00, NULL, 0, -1, 0), 0x6A88);
+	CHECK_EQ(apdu_ex(0x80, 0xFB, 0x01, 0x00, NULL, 0, -1, 0), SW_OK);
+	CHECK_EQ(apdu_ex(0x80, 0xFB, 0x03, 0x00, NULL, 0, -1, 0), SW_OK);
+	CHECK_EQ(get_data(0x00FC), SW_OK);
+	ca = der_cert(all, all_len);
+	CHECK(ca != NULL);
+	if (ca == NULL) {
+		end();
+		return;
+	}
+	CHECK_EQ(X509_verify(ca, X509_get0_pubkey(ca)), 1);
+	ksig = ec_pub_key(&curves[0], sig.point, sig.point_len);
+	kaut = ec_pub_key(&curves[7], aut.point, aut.point_len);
+	attestation_cert_ok(1, ksig, ca);
+	attestation_cert_ok(3, kaut, ca);
+	/* an imported key cannot be attested */
+	rand_bytes(scalar, sizeof(scalar));
+	scalar[0] = 0x01;
+	comp = (struct comp){ 0x92, scalar, 32 };
+	build_import(&d, 1, &comp, 1);
+	CHECK_EQ(import_key(&d), SW_OK);
+	CHECK_EQ(apdu_ex(0x80, 0xFB, 0x01, 0x00, NULL, 0, -1, 0), 0x6985);
+	/* the CA outlives a factory reset */
+	CHECK_EQ(terminate_df(), SW_OK);
+	CHECK_EQ(activate_file(), SW_OK);
+	CHECK_EQ(select_pgp(), SW_OK);
+	CHECK_EQ(get_data(0x00FC), SW_OK);
+	ca2 = der_cert(all, all_len);
+	CHECK(ca2 != NULL && X509_cmp(ca, ca2) == 0);
+	X509_free(ca2);
+	X509_free(ca);
+	EVP_PKEY_free(ksig);
+	EVP_PKEY_free(kaut);
+	end();
+}
+
 int main(void)
 {
 	RUN(select_answers_fci_with_full_aid);
@@ -3195,6 +3285,7 @@ int main(void)
 	RUN(put_data_cardholder_dos);
 	RUN(private_dos_access_rules);
 	RUN(cardholder_certificates_three_occurrences);
+	RUN(attestation_of_generated_keys);
 	RUN(verify_good_bad_status_and_forget);
 	RUN(verify_blocks_after_three_wrong);
 	RUN(verify_counter_persists_across_reopen);
