@@ -1,0 +1,790 @@
+#!/bin/bash
+# End to end: Debian 12's unmodified GnuPG 2.2.40 (gpg, gpg-agent,
+# scdaemon over PC/SC) and OpenSSH drive vkey's OpenPGP card applet
+# through a private pcscd + vpcd: card status, on-card key generation for
+# every algorithm gpg offers, ssh through gpg-agent, keytocard, PINs and
+# the resetting code, KDF, touch (UIF) and factory reset.
+#
+# Env (set by meson): VKEY (the binary), VKEY_SOURCE_ROOT. Exit 77 = skip.
+# GPG_CARD_ONLY=3,5 runs only those sections (each starts a fresh key):
+#   1 status and cardholder data   5 PIN change, block, resetting code
+#   2 on-card keys, every algorithm 6 KDF
+#   3 ssh through gpg-agent         7 UIF (touch)
+#   4 keytocard                     8 factory reset
+# GPG_CARD_KEEP=1 keeps the temporary directory (logs, homedirs).
+set -u -o pipefail
+
+READER='Virtual PCD 00 00'
+SRC=${VKEY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+VKEY=${VKEY:?VKEY must name the vkey binary}
+PY=/usr/bin/python3
+DRIVE=$SRC/tests/e2e/gpg_card_drive.py
+PINENTRY=$SRC/tests/e2e/gpg_card_pinentry.py
+ONLY=${GPG_CARD_ONLY:-}
+UP_TIMEOUT=6
+
+TMP=
+VKEY_PID=
+TOUCH_PID=
+PORT=
+STATE=
+FAILS=0
+PASSES=0
+SECTION=
+# The card's current PINs (the test changes them).
+PW1=123456
+PW3=12345678
+
+. "$SRC/scripts/pcscd-harness.sh"
+
+log() { printf '%s\n' "$*"; }
+ok() { PASSES=$((PASSES + 1)); log "ok   [$SECTION] $*"; }
+fail() { log "FAIL [$SECTION] $*"; FAILS=$((FAILS + 1)); }
+die() { log "FATAL: $*"; exit 1; }
+
+# fail_out NAME FILE: a failed check with the tool's output.
+fail_out() {
+	fail "$1"
+	sed 's/^/     | /' "$2" | tail -${3:-60}
+}
+
+cleanup() {
+	stop_pid "$TOUCH_PID"
+	stop_gnupg
+	stop_pid "$VKEY_PID"
+	pcscd_stop
+	if [[ -n $TMP ]]; then
+		if [[ ${GPG_CARD_KEEP:-} == 1 ]]; then
+			log "kept $TMP"
+		else
+			rm -rf "$TMP"
+		fi
+	fi
+}
+trap cleanup EXIT
+
+need() {
+	command -v "$1" >/dev/null || { log "SKIP: $1 not installed"; exit 77; }
+}
+
+want() { [[ -z $ONLY || ,$ONLY, == *,$1,* ]]; }
+
+# ---- the key and the GnuPG home ------------------------------------------
+
+start_vkey() {
+	"$VKEY" serve --state "$STATE" --vpcd "127.0.0.1:$PORT" \
+		--up prompt --up-timeout "$UP_TIMEOUT" -v >>"$STATE.log" 2>&1 &
+	VKEY_PID=$!
+	pcscd_wait_card "$READER" 15 || {
+		cat "$STATE.log"
+		die "vkey did not show up in $READER"
+	}
+}
+
+stop_vkey() {
+	local rc
+	[[ -n $VKEY_PID ]] || return 0
+	kill "$VKEY_PID"
+	timeout 10 tail --pid="$VKEY_PID" -f /dev/null
+	wait "$VKEY_PID"
+	rc=$?
+	VKEY_PID=
+	[[ $rc == 0 ]] || fail "vkey serve exited with $rc after SIGTERM"
+	if grep -qE 'runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer' \
+		"$STATE.log"; then
+		fail "sanitizer report in the daemon's log:"
+		grep -E -A30 'runtime error|Sanitizer' "$STATE.log" | head -80
+	fi
+}
+
+stop_gnupg() {
+	[[ -n ${GNUPGHOME:-} && -d $GNUPGHOME ]] || return 0
+	timeout 20 gpgconf --kill all >/dev/null 2>&1
+}
+
+# new_card NAME: a fresh key (new state file, so new serial and factory
+# state) and a fresh GnuPG home for one section.
+new_card() {
+	local name=$1
+	stop_gnupg
+	stop_vkey
+	SECTION=$name
+	STATE=$TMP/$name.db
+	PW1=123456
+	PW3=12345678
+	export GNUPGHOME=$TMP/$name.g
+	mkdir -m 700 "$GNUPGHOME"
+	local lib=/usr/lib/x86_64-linux-gnu/libpcsclite.so.1
+	{
+		echo disable-ccid
+		[[ -e $lib ]] && echo "pcsc-driver $lib"
+		echo "reader-port $READER"
+		echo "log-file $GNUPGHOME/scd.log"
+		echo "debug 2048"
+	} >"$GNUPGHOME/scdaemon.conf"
+	cat >"$GNUPGHOME/pinentry" <<EOF
+#!/bin/sh
+exec $PY $PINENTRY $GNUPGHOME/pin $GNUPGHOME/pinentry.log
+EOF
+	chmod 700 "$GNUPGHOME/pinentry"
+	echo "$PW1" >"$GNUPGHOME/pin"
+	cat >"$GNUPGHOME/gpg-agent.conf" <<EOF
+allow-loopback-pinentry
+enable-ssh-support
+pinentry-program $GNUPGHOME/pinentry
+log-file $GNUPGHOME/agent.log
+EOF
+	echo "keyid-format long" >"$GNUPGHOME/gpg.conf"
+	start_vkey
+	log "--- section $name: key $STATE (vkey pid $VKEY_PID)"
+}
+
+# ---- running gpg ---------------------------------------------------------
+
+# G ARGS: gpg in batch mode; card PINs come from --passphrase (loopback).
+G() {
+	timeout 300 gpg --batch --no-tty --pinentry-mode loopback "$@" </dev/null
+}
+
+# drive OUT ANSWER... -- GPG-ARGS: an interactive gpg dialogue (see
+# gpg_card_drive.py), its transcript in OUT. Card PINs are answered by
+# what scdaemon asks for: pin.pin, pin.admin, pin.new-pin, ...
+drive() {
+	local out=$1
+	shift
+	timeout 900 "$PY" "$DRIVE" --timeout 800 --scd-log "$GNUPGHOME/scd.log" \
+		"$@" >"$out" 2>&1
+}
+
+# card_status_colons: gpg --card-status --with-colons on stdout.
+cs() { G --with-colons --card-status 2>&1; }
+# cs_field FILE NAME: the fields after NAME: of that line.
+cs_field() { awk -F: -v n="$2" '$1 == n { sub(/^[^:]*:/, ""); print; exit }' "$1"; }
+
+# expect_field NAME FILE FIELD VALUE: one check of a colon line.
+expect_field() {
+	local name=$1 file=$2 field=$3 want=$4 got
+	got=$(cs_field "$file" "$field")
+	if [[ $got == "$want" ]]; then
+		ok "$name: $field:$got"
+	else
+		fail_out "$name: $field: got '$got', want '$want'" "$file"
+	fi
+}
+
+new_data() {
+	head -c 3000 /dev/urandom | base64 >"$TMP/data"
+	printf 'vkey %s\n' "$(date +%s%N)" >>"$TMP/data"
+}
+
+# sign_verify NAME FPR [PIN]: a detached signature by the card's
+# signature key, verified by gpg; the signing key must be FPR's primary.
+sign_verify() {
+	local name=$1 fpr=$2 pin=${3:-$PW1}
+	new_data
+	rm -f "$TMP/data.sig"
+	if ! G --status-fd 1 --passphrase "$pin" -u "$fpr!" --detach-sign \
+		-o "$TMP/data.sig" "$TMP/data" >"$TMP/out" 2>&1; then
+		fail_out "$name: sign" "$TMP/out"
+		return 1
+	fi
+	if ! G --status-fd 1 --verify "$TMP/data.sig" "$TMP/data" \
+		>"$TMP/out" 2>&1 || ! grep -q "VALIDSIG $fpr " "$TMP/out"; then
+		fail_out "$name: verify" "$TMP/out"
+		return 1
+	fi
+	ok "$name: sign + verify"
+}
+
+# encrypt_decrypt NAME FPR [PIN]: encrypt to FPR's encryption subkey,
+# decrypt with the card's decryption key.
+encrypt_decrypt() {
+	local name=$1 fpr=$2 pin=${3:-$PW1}
+	new_data
+	rm -f "$TMP/data.gpg" "$TMP/data.out"
+	if ! G --trust-model always -r "$fpr" -e -o "$TMP/data.gpg" "$TMP/data" >"$TMP/out" 2>&1; then
+		fail_out "$name: encrypt" "$TMP/out"
+		return 1
+	fi
+	if ! G --status-fd 1 --passphrase "$pin" -d -o "$TMP/data.out" \
+		"$TMP/data.gpg" >"$TMP/out" 2>&1 ||
+		! grep -q DECRYPTION_OKAY "$TMP/out" ||
+		! cmp -s "$TMP/data" "$TMP/data.out"; then
+		fail_out "$name: decrypt" "$TMP/out"
+		return 1
+	fi
+	ok "$name: encrypt + decrypt"
+}
+
+# ssh_check NAME FPR: gpg-agent's ssh socket lists the card's
+# authentication key (the same key gpg exports for FPR), and ssh-keygen
+# -Y signs with it through the agent; ssh-keygen verifies.
+ssh_check() {
+	local name=$1 fpr=$2 sock want got
+	sock=$(gpgconf --list-dirs agent-ssh-socket)
+	want=$(G --export-ssh-key "$fpr" 2>"$TMP/out" | awk '{ print $1, $2 }')
+	[[ -n $want ]] || { fail_out "$name: gpg --export-ssh-key" "$TMP/out"; return 1; }
+	if ! SSH_AUTH_SOCK=$sock timeout 60 ssh-add -L >"$TMP/ssh-add" 2>&1; then
+		fail_out "$name: ssh-add -L" "$TMP/ssh-add"
+		return 1
+	fi
+	got=$(grep 'cardno:' "$TMP/ssh-add" | awk '{ print $1, $2 }')
+	if [[ $got != "$want" ]]; then
+		fail "$name: ssh-add -L lists '${got:-nothing}' for the card, gpg exports '$want'"
+		sed 's/^/     | /' "$TMP/ssh-add"
+		return 1
+	fi
+	echo "$want" >"$TMP/id.pub"
+	echo "vkey@example.org $want" >"$TMP/allowed"
+	new_data
+	rm -f "$TMP/data.sig"
+	echo "$PW1" >"$GNUPGHOME/pin"
+	if ! SSH_AUTH_SOCK=$sock timeout 60 ssh-keygen -Y sign -f "$TMP/id.pub" \
+		-n file "$TMP/data" </dev/null >"$TMP/out" 2>&1; then
+		fail_out "$name: ssh-keygen -Y sign through gpg-agent" "$TMP/out"
+		return 1
+	fi
+	if ! timeout 60 ssh-keygen -Y verify -f "$TMP/allowed" -I vkey@example.org \
+		-n file -s "$TMP/data.sig" <"$TMP/data" >"$TMP/out" 2>&1; then
+		fail_out "$name: ssh-keygen -Y verify" "$TMP/out"
+		return 1
+	fi
+	ok "$name: ssh-add -L lists the card key (${want%% *}); ssh-keygen -Y sign/verify"
+}
+
+# ---- on-card key generation ------------------------------------------------
+
+# The key-attr answers per algorithm (gpg 2.2.40 with --expert numbers
+# its curve menu 1 Curve 25519, 3 NIST P-256, 4 P-384, 5 P-521,
+# 6-8 Brainpool P-256/384/512, 9 secp256k1) and the keyattr lines
+# card-status must show afterwards (algo ids 1 RSA, 18 ECDH, 19 ECDSA,
+# 22 EdDSA).
+attr_answers() {
+	local algo=$1 k
+	for k in 1 2 3; do
+		case $algo in
+		rsa*) echo cardedit.genkeys.algo=1 "cardedit.genkeys.size=${algo#rsa}" ;;
+		cv25519) echo cardedit.genkeys.algo=2 keygen.curve=1 ;;
+		nistp256) echo cardedit.genkeys.algo=2 keygen.curve=3 ;;
+		nistp384) echo cardedit.genkeys.algo=2 keygen.curve=4 ;;
+		nistp521) echo cardedit.genkeys.algo=2 keygen.curve=5 ;;
+		brainpoolP256r1) echo cardedit.genkeys.algo=2 keygen.curve=6 ;;
+		brainpoolP384r1) echo cardedit.genkeys.algo=2 keygen.curve=7 ;;
+		brainpoolP512r1) echo cardedit.genkeys.algo=2 keygen.curve=8 ;;
+		secp256k1) echo cardedit.genkeys.algo=2 keygen.curve=9 ;;
+		esac
+	done
+}
+
+want_keyattr() {
+	local c=$1
+	case $1 in
+	rsa*) printf '1:%s:' "${1#rsa}"; return ;;
+	cv25519) printf '%s' "22:Ed25519: 18:Curve25519: 22:Ed25519:"; return ;;
+	nistp*) c="NIST P-${1#nistp}" ;;
+	esac
+	printf '%s' "19:$c: 18:$c: 19:$c:"
+}
+
+# card_generate NAME ALGO: key-attr then generate, as a user would in
+# --card-edit; sets FPR to the new key's fingerprint.
+card_generate() {
+	local name=$1 algo=$2 t0 attrs got want k
+	t0=$(date +%s)
+	FPR=
+	# shellcheck disable=SC2046
+	drive "$TMP/gen.out" \
+		cardedit.prompt=admin cardedit.prompt=key-attr \
+		$(attr_answers "$algo") \
+		cardedit.prompt=generate \
+		cardedit.genkeys.backup_enc=n \
+		cardedit.genkeys.replace_keys*=y \
+		keygen.valid=0 \
+		"keygen.name=Card $algo" "keygen.email=$algo@example.org" \
+		keygen.comment= \
+		keygen.userid.cmd*=O \
+		cardedit.prompt=quit \
+		"pin.admin*=$PW3" "pin.pin*=$PW1" \
+		-- --expert --card-edit
+	local rc=$?
+	FPR=$(awk '/\[GNUPG:\] KEY_CREATED / { print $NF; exit }' "$TMP/gen.out")
+	if [[ $rc != 0 || -z $FPR ]]; then
+		fail_out "$name: generate $algo on the card (rc $rc)" "$TMP/gen.out" 80
+		return 1
+	fi
+	cs >"$TMP/cs"
+	got=
+	for k in 1 2 3; do
+		got+=$(awk -F: -v k=$k '$1 == "keyattr" && $2 == k { print $3 ":" $4 ":" }' "$TMP/cs")" "
+	done
+	want=$(want_keyattr "$algo")
+	[[ $algo == rsa* ]] && want="$want $want $want"
+	if [[ ${got% } != "$want" ]]; then
+		fail_out "$name: keyattr after key-attr $algo: '${got% }', want '$want'" "$TMP/cs"
+		return 1
+	fi
+	ok "$name: generated $algo on the card in $(($(date +%s) - t0)) s ($FPR)"
+}
+
+# ---- sections --------------------------------------------------------------
+
+# 1: factory state as gpg shows it, and the cardholder data objects.
+section_status() {
+	new_card 1-status
+	local serial out
+	G --card-status >"$TMP/cs.txt" 2>&1 || { fail_out "card-status" "$TMP/cs.txt"; return; }
+	# vkey status prints the serial in decimal, gpg in hex.
+	serial=$(timeout 10 "$VKEY" status --state "$STATE" 2>&1 |
+		awk '$1 == "serial:" && $2 ~ /^[0-9]+$/ { printf "%08X", $2; exit }')
+	grep -q "^Reader ...........: $READER" "$TMP/cs.txt" &&
+		grep -q '^Application ID ...: D276000124010304FF00' "$TMP/cs.txt" &&
+		grep -q '^Version ..........: 3.4$' "$TMP/cs.txt" &&
+		grep -q '^Manufacturer .....: unmanaged S/N range$' "$TMP/cs.txt" &&
+		grep -q '^Signature PIN ....: not forced$' "$TMP/cs.txt" &&
+		grep -q '^Key attributes ...: rsa2048 rsa2048 rsa2048$' "$TMP/cs.txt" &&
+		grep -q '^PIN retry counter : 3 0 3$' "$TMP/cs.txt" &&
+		grep -q '^Signature counter : 0$' "$TMP/cs.txt" &&
+		grep -q '^Signature key ....: \[none\]$' "$TMP/cs.txt" ||
+		{ fail_out "card-status factory state" "$TMP/cs.txt"; }
+	if [[ -n $serial ]] && grep -q "^Serial number ....: $serial\$" "$TMP/cs.txt"; then
+		ok "card-status: serial $serial (as vkey status), version 3.4, retries 3 0 3, PIN not forced"
+	else
+		fail_out "card-status serial: vkey status says '${serial:-?}'" "$TMP/cs.txt"
+	fi
+	cs >"$TMP/cs"
+	expect_field "factory" "$TMP/cs" version 0304:
+	expect_field "factory" "$TMP/cs" pinretry 3:0:3:
+	expect_field "factory" "$TMP/cs" forcepin 0:::
+	expect_field "factory" "$TMP/cs" kdf off:
+	expect_field "factory" "$TMP/cs" maxpinlen 127:127:127:
+
+	# Cardholder data objects, set as the admin in --card-edit.
+	drive "$TMP/do.out" \
+		cardedit.prompt=admin \
+		cardedit.prompt=name keygen.smartcard.surname=Doe \
+		"keygen.smartcard.givenname=Jane Q" \
+		cardedit.prompt=lang cardedit.change_lang=deen \
+		cardedit.prompt=sex cardedit.change_sex=F \
+		cardedit.prompt=url "cardedit.change_url=https://keys.example.org/jane.asc" \
+		cardedit.prompt=login cardedit.change_login=jane \
+		"cardedit.prompt=cafpr 1" \
+		"cardedit.change_cafpr=0123456789ABCDEF0123456789ABCDEF01234567" \
+		cardedit.prompt=forcesig \
+		cardedit.prompt=quit \
+		"pin.admin=$PW3" \
+		-- --card-edit
+	[[ $? == 0 ]] || fail_out "card-edit name/lang/sex/url/login/cafpr/forcesig" "$TMP/do.out"
+	grep -q 'SC_OP_FAILURE' "$TMP/do.out" && fail_out "card-edit: a card operation failed" "$TMP/do.out"
+	cs >"$TMP/cs"
+	expect_field "data" "$TMP/cs" name "Jane Q:Doe:"
+	expect_field "data" "$TMP/cs" lang deen:
+	expect_field "data" "$TMP/cs" sex f:
+	expect_field "data" "$TMP/cs" url "https\x3a//keys.example.org/jane.asc:"
+	expect_field "data" "$TMP/cs" login jane:
+	expect_field "data" "$TMP/cs" forcepin 1:::
+	expect_field "data" "$TMP/cs" cafpr "0123456789ABCDEF0123456789ABCDEF01234567:::"
+	G --card-status >"$TMP/cs.txt" 2>&1
+	grep -q '^Name of cardholder: Jane Q Doe$' "$TMP/cs.txt" &&
+		grep -q '^URL of public key : https://keys.example.org/jane.asc$' "$TMP/cs.txt" &&
+		grep -q '^Login data .......: jane$' "$TMP/cs.txt" &&
+		grep -q '^Signature PIN ....: forced$' "$TMP/cs.txt" &&
+		ok "card-status shows name, URL, login, forced PIN" ||
+		fail_out "card-status after setting data" "$TMP/cs.txt"
+	drive "$TMP/do.out" cardedit.prompt=admin cardedit.prompt=forcesig \
+		cardedit.prompt=quit "pin.admin*=$PW3" -- --card-edit ||
+		fail_out "forcesig back" "$TMP/do.out"
+	cs >"$TMP/cs"
+	expect_field "data" "$TMP/cs" forcepin 0:::
+}
+
+# 2 (and 3): generate on the card for every algorithm, sign/verify,
+# encrypt/decrypt, and ssh where OpenSSH knows the curve.
+section_algos() {
+	new_card 2-algos
+	local algo
+	local algos=(cv25519 nistp256 nistp384 nistp521 brainpoolP256r1
+		brainpoolP384r1 brainpoolP512r1 secp256k1 rsa2048 rsa3072 rsa4096)
+	[[ -n ${GPG_CARD_ALGOS:-} ]] && read -r -a algos <<<"$GPG_CARD_ALGOS"
+	for algo in "${algos[@]}"; do
+		card_generate "$algo" "$algo" || continue
+		sign_verify "$algo" "$FPR"
+		encrypt_decrypt "$algo" "$FPR"
+		case $algo in
+		cv25519 | nistp256 | nistp384 | nistp521 | rsa*)
+			want 3 && ssh_check "$algo" "$FPR" ;;
+		esac
+	done
+	cs >"$TMP/cs"
+	local n
+	n=$(cs_field "$TMP/cs" sigcount | cut -d: -f1)
+	((n > 0)) && ok "signature counter $n" || fail_out "signature counter" "$TMP/cs"
+}
+
+# 3 alone: ssh through gpg-agent on Ed25519, NIST P-256 and RSA-2048.
+section_ssh() {
+	new_card 3-ssh
+	local algo
+	for algo in cv25519 nistp256 rsa2048; do
+		card_generate "$algo" "$algo" || continue
+		encrypt_decrypt "$algo" "$FPR"
+		ssh_check "$algo" "$FPR"
+	done
+}
+
+# keytocard_check NAME PRIMARY ENC AUTH: a software key made by gpg,
+# moved slot by slot to the card with --edit-key keytocard.
+keytocard_check() {
+	local name=$1 palgo=$2 ealgo=$3 aalgo=$4 fpr t0
+	t0=$(date +%s)
+	if ! G --passphrase '' --quick-gen-key "Soft $name <$name@example.org>" \
+		"$palgo" sign,cert 0 >"$TMP/out" 2>&1; then
+		fail_out "$name: --quick-gen-key $palgo" "$TMP/out"
+		return 1
+	fi
+	fpr=$(G --with-colons -K "$name@example.org" |
+		awk -F: '$1 == "fpr" { print $10; exit }')
+	G --passphrase '' --quick-add-key "$fpr" "$ealgo" encr 0 >"$TMP/out" 2>&1 &&
+		G --passphrase '' --quick-add-key "$fpr" "$aalgo" auth 0 >>"$TMP/out" 2>&1 ||
+		{ fail_out "$name: --quick-add-key" "$TMP/out"; return 1; }
+	log "     $name: software key $fpr made in $(($(date +%s) - t0)) s"
+	drive "$TMP/k2c.out" \
+		keyedit.prompt=keytocard keyedit.keytocard.use_primary=y \
+		cardedit.genkeys.storekeytype=1 \
+		"keyedit.prompt=key 1" keyedit.prompt=keytocard \
+		cardedit.genkeys.storekeytype=2 \
+		"keyedit.prompt=key 1" "keyedit.prompt=key 2" keyedit.prompt=keytocard \
+		cardedit.genkeys.storekeytype=3 \
+		keyedit.prompt=save \
+		cardedit.genkeys.replace_key*=y \
+		"pin.admin*=$PW3" \
+		-- --edit-key "$fpr"
+	local rc=$?
+	if [[ $rc != 0 ]] || grep -q 'KEYTOCARD failed' "$TMP/k2c.out"; then
+		fail_out "$name: keytocard (rc $rc)" "$TMP/k2c.out" 80
+		return 1
+	fi
+	G -K "$fpr" >"$TMP/out" 2>&1
+	if [[ $(grep -cE '^(sec|ssb)>' "$TMP/out") == 3 ]] &&
+		[[ $(grep -c 'Card serial no\.' "$TMP/out") == 3 ]]; then
+		ok "$name: keytocard moved 3 keys in $(($(date +%s) - t0)) s; gpg -K shows card stubs (sec>/ssb>)"
+	else
+		fail_out "$name: gpg -K after keytocard" "$TMP/out"
+	fi
+	cs >"$TMP/cs"
+	grep -q "^fpr:${fpr}:" "$TMP/cs" ||
+		fail_out "$name: card's signature fingerprint is not $fpr" "$TMP/cs"
+	sign_verify "$name" "$fpr"
+	encrypt_decrypt "$name" "$fpr"
+	ssh_check "$name" "$fpr"
+}
+
+section_keytocard() {
+	new_card 4-keytocard
+	keytocard_check k2c-ed25519 ed25519 cv25519 ed25519
+	keytocard_check k2c-nistp384 nistp384 nistp384 nistp384
+	keytocard_check k2c-rsa4096 rsa4096 rsa4096 rsa4096
+}
+
+# card_reset: scdaemon resets the card (as a reinsertion would), so the
+# card forgets every verified PIN.
+card_reset() {
+	timeout 30 gpg-connect-agent 'SCD RESET' /bye >/dev/null 2>&1
+}
+
+# retries: the card's PIN retry counters as "a:b:c:".
+retries() { cs >"$TMP/cs"; cs_field "$TMP/cs" pinretry; }
+
+# 5: change PIN, Admin PIN, set the resetting code; block PW1 and
+# unblock it with the resetting code, then with the Admin PIN.
+section_pins() {
+	new_card 5-pins
+	card_generate pins cv25519 || return
+	local fpr=$FPR r i
+	drive "$TMP/pw.out" cardedit.prompt=passwd cardedit.prompt=quit \
+		"pin.pin=$PW1" pin.new-pin=654321 \
+		-- --card-edit
+	if [[ $? == 0 ]] && grep -q 'SC_OP_SUCCESS' "$TMP/pw.out"; then
+		PW1=654321
+		ok "passwd (user): PIN changed"
+	else
+		fail_out "passwd (user): change PIN" "$TMP/pw.out"
+	fi
+	drive "$TMP/pw.out" cardedit.prompt=admin cardedit.prompt=passwd \
+		cardutil.change_pin.menu=3 cardutil.change_pin.menu=4 \
+		cardutil.change_pin.menu=q cardedit.prompt=quit \
+		"pin.admin=$PW3" pin.new-admin=87654321 \
+		pin.admin=87654321 pin.new-reset-code=11223344 \
+		-- --card-edit
+	if [[ $? == 0 && $(grep -c 'SC_OP_SUCCESS' "$TMP/pw.out") == 2 ]]; then
+		PW3=87654321
+		ok "passwd (admin): Admin PIN changed, Reset Code set"
+	else
+		fail_out "passwd (admin): change Admin PIN, set Reset Code" "$TMP/pw.out"
+	fi
+	r=$(retries)
+	[[ $r == 3:3:3: ]] && ok "retry counters 3 3 3 with a Reset Code" ||
+		fail_out "retry counters after setting the Reset Code: $r" "$TMP/cs"
+	card_reset
+	sign_verify "new PIN" "$fpr"
+	card_reset
+	if G --passphrase 123456 -u "$fpr!" --detach-sign -o "$TMP/x.sig" \
+		"$TMP/data" >"$TMP/out" 2>&1; then
+		fail "the old PIN still signs"
+	else
+		ok "the old PIN is refused"
+	fi
+	# Block PW1: three wrong PINs (one done above).
+	for i in 1 2; do
+		card_reset
+		G --passphrase 000000 -u "$fpr!" --detach-sign -o "$TMP/x.sig" \
+			"$TMP/data" >"$TMP/out" 2>&1 && fail "a wrong PIN signed"
+	done
+	r=$(retries)
+	[[ $r == 0:3:3: ]] && ok "PW1 blocked after 3 wrong PINs (retries 0 3 3)" ||
+		fail_out "retry counters after 3 wrong PINs: $r (want 0:3:3:)" "$TMP/cs"
+	card_reset
+	if G --passphrase "$PW1" -u "$fpr!" --detach-sign -o "$TMP/x.sig" \
+		"$TMP/data" >"$TMP/out" 2>&1; then
+		fail "a blocked PW1 still signs"
+	else
+		ok "blocked PW1: the right PIN is refused too"
+	fi
+	drive "$TMP/ub.out" cardedit.prompt=unblock cardedit.prompt=quit \
+		pin.reset-code=11223344 pin.new-pin=135790 \
+		-- --card-edit
+	if [[ $? == 0 ]] && grep -q 'SC_OP_SUCCESS' "$TMP/ub.out"; then
+		PW1=135790
+		ok "unblock with the Reset Code"
+	else
+		fail_out "unblock with the Reset Code" "$TMP/ub.out"
+	fi
+	r=$(retries)
+	[[ $r == 3:3:3: ]] && ok "retries 3 3 3 after unblock" ||
+		fail_out "retry counters after unblock: $r" "$TMP/cs"
+	card_reset
+	sign_verify "after unblock" "$fpr"
+	encrypt_decrypt "after unblock" "$fpr"
+	# Block again; the Admin PIN unblocks (passwd menu 2).
+	for i in 1 2 3; do
+		card_reset
+		G --passphrase 000000 -u "$fpr!" --detach-sign -o "$TMP/x.sig" \
+			"$TMP/data" >"$TMP/out" 2>&1
+	done
+	r=$(retries)
+	[[ $r == 0:3:3: ]] || fail_out "retry counters after 3 more wrong PINs: $r" "$TMP/cs"
+	drive "$TMP/ub.out" cardedit.prompt=admin cardedit.prompt=passwd \
+		cardutil.change_pin.menu=2 cardutil.change_pin.menu=q \
+		cardedit.prompt=quit \
+		"pin.admin=$PW3" pin.new-pin=246800 \
+		-- --card-edit
+	if [[ $? == 0 ]] && grep -q 'SC_OP_SUCCESS' "$TMP/ub.out"; then
+		PW1=246800
+		ok "unblock with the Admin PIN"
+	else
+		fail_out "unblock with the Admin PIN" "$TMP/ub.out"
+	fi
+	card_reset
+	sign_verify "after admin unblock" "$fpr"
+}
+
+# 6: KDF-DO. gpg hashes the PINs from then on.
+section_kdf() {
+	new_card 6-kdf
+	card_generate kdf cv25519 || return
+	local fpr=$FPR
+	drive "$TMP/kdf.out" cardedit.prompt=admin cardedit.prompt=kdf-setup \
+		cardedit.prompt=quit "pin.admin*=$PW3" -- --card-edit
+	if [[ $? != 0 ]] || grep -q SC_OP_FAILURE "$TMP/kdf.out"; then
+		fail_out "kdf-setup" "$TMP/kdf.out"
+		return
+	fi
+	cs >"$TMP/cs"
+	expect_field "kdf" "$TMP/cs" kdf on:
+	PW1=123456 PW3=12345678
+	card_reset
+	sign_verify "kdf, factory PIN" "$fpr"
+	encrypt_decrypt "kdf, factory PIN" "$fpr"
+	drive "$TMP/pw.out" cardedit.prompt=admin cardedit.prompt=passwd \
+		cardutil.change_pin.menu=1 cardutil.change_pin.menu=3 \
+		cardutil.change_pin.menu=q cardedit.prompt=quit \
+		"pin.pin=$PW1" pin.new-pin=a-long-kdf-pin \
+		"pin.admin=$PW3" pin.new-admin=a-long-admin-kdf-pin \
+		-- --card-edit
+	if [[ $? == 0 && $(grep -c 'SC_OP_SUCCESS' "$TMP/pw.out") == 2 ]]; then
+		PW1=a-long-kdf-pin PW3=a-long-admin-kdf-pin
+		ok "kdf: PIN and Admin PIN changed"
+	else
+		fail_out "kdf: change PINs" "$TMP/pw.out"
+	fi
+	card_reset
+	sign_verify "kdf, new PIN" "$fpr"
+	encrypt_decrypt "kdf, new PIN" "$fpr"
+	card_generate "kdf, new Admin PIN" nistp256 &&
+		sign_verify "kdf nistp256" "$FPR" &&
+		encrypt_decrypt "kdf nistp256" "$FPR"
+}
+
+# scd_apdu HEX...: raw APDUs through scdaemon (gpg-connect-agent); prints
+# each response's bytes and status word in hex, one line per APDU.
+scd_apdu() {
+	local args=("SCD SERIALNO") a
+	for a in "$@"; do args+=("SCD APDU $a"); done
+	timeout 30 gpg-connect-agent --hex "${args[@]}" /bye 2>&1 |
+		awk '/^D\[/ { sub(/^D\[[0-9a-f]+\] +/, ""); print substr($0, 1, 48) } /^ERR/ { print }' |
+		sed 's/  */ /g; s/ *$//'
+}
+
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+
+# 7: UIF. GnuPG 2.2.40 has no "uif" command (2.3 added it), so the UIF
+# DOs are written with PUT DATA through scdaemon; with the signature,
+# decryption and authentication keys' UIF on, each use waits for `vkey
+# touch` (the key serves with --up prompt).
+section_uif() {
+	new_card 7-uif
+	card_generate uif cv25519 || return
+	local fpr=$FPR t0 dt out pw3len
+	pw3len=$(printf '%02X' ${#PW3})
+	out=$(scd_apdu "00 20 00 83 $pw3len $(hex "$PW3")" \
+		"00 DA 00 D6 02 01 20" "00 DA 00 D7 02 01 20" "00 DA 00 D8 02 01 20" \
+		"00 CA 00 D6 00" "00 CA 00 D7 00" "00 CA 00 D8 00")
+	if [[ $out == $'90 00\n90 00\n90 00\n90 00\n01 20 90 00\n01 20 90 00\n01 20 90 00' ]]; then
+		ok "uif: PUT DATA D6/D7/D8 = 01 20 (UIF on), read back"
+	else
+		fail "uif: VERIFY 83, PUT DATA D6/D7/D8 01 20, GET DATA answered: ${out//$'\n'/ | }"
+		return
+	fi
+	# Touched after a second: the signature is made.
+	(sleep 1; exec timeout 30 "$VKEY" touch --state "$STATE" --timeout 20) \
+		>"$TMP/touch.out" 2>&1 &
+	TOUCH_PID=$!
+	sign_verify "uif touched" "$fpr"
+	wait "$TOUCH_PID" || fail_out "uif: vkey touch (sign) failed" "$TMP/touch.out"
+	TOUCH_PID=
+	# No touch: the signature fails after --up-timeout.
+	new_data
+	t0=$(date +%s)
+	if G --passphrase "$PW1" -u "$fpr!" --detach-sign -o "$TMP/x.sig" \
+		"$TMP/data" >"$TMP/out" 2>&1; then
+		fail_out "uif: signed without a touch" "$TMP/out"
+	else
+		dt=$(($(date +%s) - t0))
+		if ((dt >= UP_TIMEOUT - 1 && dt < UP_TIMEOUT + 30)); then
+			ok "uif: no touch, the signature fails after $dt s"
+		else
+			fail_out "uif: no touch, failed after $dt s (--up-timeout $UP_TIMEOUT)" "$TMP/out"
+		fi
+	fi
+	# The card still works afterwards; decryption waits for a touch too.
+	(sleep 1; exec timeout 30 "$VKEY" touch --state "$STATE" --timeout 20) \
+		>"$TMP/touch.out" 2>&1 &
+	TOUCH_PID=$!
+	encrypt_decrypt "uif touched" "$fpr"
+	wait "$TOUCH_PID" || fail_out "uif: vkey touch (decrypt) failed" "$TMP/touch.out"
+	TOUCH_PID=
+	# And so does ssh authentication.
+	(sleep 1; exec timeout 30 "$VKEY" touch --state "$STATE" --timeout 20) \
+		>"$TMP/touch.out" 2>&1 &
+	TOUCH_PID=$!
+	ssh_check "uif touched" "$fpr"
+	wait "$TOUCH_PID" || fail_out "uif: vkey touch (ssh) failed" "$TMP/touch.out"
+	TOUCH_PID=
+}
+
+# 8: private DOs, then factory-reset in --card-edit brings back the
+# factory state.
+section_reset() {
+	new_card 8-reset
+	card_generate reset nistp384 || return
+	# With keys on the card, gpg verifies PW1 as 82 for private DOs 1 and 3
+	# (without, only as 81, and the card rightly refuses PUT DATA 0101).
+	drive "$TMP/r.out" cardedit.prompt=admin \
+		cardedit.prompt=name keygen.smartcard.surname=Doe \
+		keygen.smartcard.givenname=John \
+		cardedit.prompt=url "cardedit.change_url=https://example.org/k" \
+		"cardedit.prompt=privatedo 1" cardedit.change_private_do=first-private \
+		"cardedit.prompt=privatedo 2" cardedit.change_private_do=second-private \
+		"cardedit.prompt=privatedo 3" cardedit.change_private_do=third-private \
+		cardedit.prompt=passwd cardutil.change_pin.menu=1 \
+		cardutil.change_pin.menu=q \
+		cardedit.prompt=quit \
+		"pin.admin*=$PW3" "pin.pin=$PW1" "pin.pin=$PW1" pin.new-pin=999999 \
+		-- --card-edit
+	if [[ $? != 0 ]] || grep -q SC_OP_FAILURE "$TMP/r.out"; then
+		fail_out "name, url, private DOs 1-3, passwd before the reset" "$TMP/r.out"
+	fi
+	cs >"$TMP/cs"
+	grep -q '^private_do:1:first-private:$' "$TMP/cs" &&
+		grep -q '^private_do:2:second-private:$' "$TMP/cs" &&
+		ok "private DOs 1 and 2 read back" ||
+		fail_out "private DOs 1 and 2" "$TMP/cs"
+	# DO 3 is readable once PW1 (82) is verified: scdaemon still has it.
+	grep -q '^private_do:3:third-private:$' "$TMP/cs" &&
+		ok "private DO 3 read back after VERIFY 82" ||
+		log "note private DO 3 not shown by card-status: $(grep private_do "$TMP/cs" | tr '\n' ' ')"
+	drive "$TMP/r.out" cardedit.prompt=admin cardedit.prompt=factory-reset \
+		cardedit.factory-reset.proceed=y cardedit.factory-reset.really=yes \
+		cardedit.prompt=quit \
+		-- --card-edit
+	if [[ $? != 0 ]] || grep -q SC_OP_FAILURE "$TMP/r.out"; then
+		fail_out "factory-reset" "$TMP/r.out"
+	fi
+	PW1=123456 PW3=12345678
+	G --card-status >"$TMP/cs.txt" 2>&1
+	grep -q '^Version ..........: 3.4$' "$TMP/cs.txt" &&
+		grep -q '^Name of cardholder: \[not set\]$' "$TMP/cs.txt" &&
+		grep -q '^URL of public key : \[not set\]$' "$TMP/cs.txt" &&
+		grep -q '^Key attributes ...: rsa2048 rsa2048 rsa2048$' "$TMP/cs.txt" &&
+		grep -q '^PIN retry counter : 3 0 3$' "$TMP/cs.txt" &&
+		grep -q '^Signature counter : 0$' "$TMP/cs.txt" &&
+		grep -q '^Signature key ....: \[none\]$' "$TMP/cs.txt" &&
+		grep -q '^Encryption key....: \[none\]$' "$TMP/cs.txt" &&
+		grep -q '^Authentication key: \[none\]$' "$TMP/cs.txt" &&
+		! grep -q '^Private DO' "$TMP/cs.txt" &&
+		ok "factory-reset: card-status shows the factory state" ||
+		fail_out "card-status after factory-reset" "$TMP/cs.txt"
+	cs >"$TMP/cs"
+	expect_field "after reset" "$TMP/cs" kdf off:
+	expect_field "after reset" "$TMP/cs" forcepin 0:::
+	# The factory PINs work again.
+	card_generate "after reset" cv25519 && sign_verify "after reset" "$FPR"
+}
+
+main() {
+	local t for_t0 s
+	for t in pcscd gpg gpg-agent gpgconf gpg-connect-agent ssh-keygen ssh-add flock; do
+		need "$t"
+	done
+	[[ -x /usr/lib/gnupg/scdaemon ]] || { log "SKIP: scdaemon not installed"; exit 77; }
+	[[ -x $PY ]] && "$PY" -c 'import smartcard' 2>/dev/null ||
+		{ log "SKIP: python3-pyscard missing"; exit 77; }
+	TMP=$(mktemp -d /tmp/vkey-gpg.XXXXXX)
+	export HOME=$TMP/home XDG_CONFIG_HOME=$TMP/home/.config
+	mkdir -p "$HOME"
+	unset GPG_AGENT_INFO SSH_AUTH_SOCK
+	pcscd_lock 300 || die "cannot get pcscd to ourselves"
+	PORT=$(pcscd_free_port_pair) || die "no free port pair"
+	pcscd_start "$TMP" "$PORT" || die "pcscd did not start"
+	log "pcscd pid $PCSCD_PID, vpcd ports $PORT/$((PORT + 1)); $(gpg --version | head -1)"
+	for_t0=$(date +%s)
+	for s in 1:section_status 2:section_algos 3:section_ssh \
+		4:section_keytocard 5:section_pins 6:section_kdf 7:section_uif \
+		8:section_reset; do
+		want "${s%%:*}" || continue
+		# Section 2 runs the ssh checks too when both are wanted.
+		[[ $s == 3:* ]] && want 2 && continue
+		t=$(date +%s)
+		"${s#*:}"
+		log "--- section ${s%%:*} took $(($(date +%s) - t)) s"
+	done
+	stop_gnupg
+	stop_vkey
+	log "total $(($(date +%s) - for_t0)) s"
+	if ((FAILS)); then
+		log "$PASSES passed, $FAILS failed"
+		exit 1
+	fi
+	log "$PASSES passed, 0 failed"
+}
+
+main "$@"
