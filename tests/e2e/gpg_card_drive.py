@@ -20,7 +20,9 @@ Card PINs all arrive as GET_HIDDEN passphrase.enter (loopback pinentry
 tells no more). With --scd-log (scdaemon's log-file, with debug output
 on), the prompt scdaemon asked for names the PIN: the keyword becomes
 pin.admin, pin.new-admin, pin.pin, pin.new-pin, pin.reset-code or
-pin.new-reset-code; passphrase.enter answers whatever has none.
+pin.new-reset-code; passphrase.enter answers whatever has none. gpg-agent
+asks for a new PIN twice (the second time to confirm it, with no new
+scdaemon prompt): the confirmation gets the same answer.
 """
 
 import os
@@ -126,6 +128,7 @@ def main():
     timer.daemon = True
     timer.start()
     unexpected = 0
+    last_new = None  # (keyword, answer) of the last new-PIN prompt
     with os.fdopen(rfd, "r", errors="replace") as status:
         for line in status:
             line = line.rstrip("\n")
@@ -142,8 +145,12 @@ def main():
                 if role:
                     kw = "pin." + role
                     answer = take(once, sticky, kw)
+                    last_new = (kw, answer) if role.startswith("new-") else None
                     if answer is None:
                         kw = "passphrase.enter"
+                elif last_new and last_new[1] is not None:
+                    kw, answer = last_new[0] + ".repeat", last_new[1]
+                    last_new = None
             if answer is None:
                 answer = take(once, sticky, kw)
             if answer is None:
