@@ -98,6 +98,25 @@ fido() {
 	fi
 }
 
+# ---- OpenPGP card ------------------------------------------------------
+# PSO:CDS, PSO:DECIPHER and GENERATE through the same pcscd and vkey serve
+# (its OpenPGP applet gets keys of its own), each beside the raw OpenSSL
+# operation timed in the same run; RSA key generation is slow and
+# variable, so it runs fewer times (about 30 s in all).
+openpgp() {
+	echo
+	echo "-- (i) OpenPGP card through PC/SC: PSO and GENERATE beside raw OpenSSL"
+	echo "   (CanoKey on this machine: P-256 sign 0.84 ms, Ed25519 2.2 ms," \
+		"RSA-2048 2.7 ms, RSA-4096 11.9 ms, RSA-2048 keygen ~80 ms)"
+	if ((!PCSC_UP)); then
+		echo "OpenPGP benchmark skipped (no pcscd/vpcd with vkey serve)"
+		return
+	fi
+	timeout 600 "$BUILD/bench/openpgp_bench" --reader "$VKEY_READER" \
+		-n $((N / 5 < 10 ? 10 : N / 5)) --gen-2048 15 --gen-4096 5 ||
+		echo "openpgp_bench failed"
+}
+
 # A libfido2 client inside a QEMU guest, through usb-redir and CTAPHID (two
 # guest boots, about a minute; VKEY_BENCH_GUEST=0 skips it).
 guest() {
@@ -117,6 +136,9 @@ main() {
 	fi
 	if [[ -x $BUILD/bench/fido_bench ]]; then
 		fido
+	fi
+	if [[ -x $BUILD/bench/openpgp_bench ]]; then
+		openpgp
 	fi
 	if [[ ${VKEY_BENCH_GUEST:-1} != 0 ]]; then
 		guest
