@@ -97,6 +97,28 @@ stop_vkey() {
 	fi
 }
 
+# wait_no_card: after a key went away, wait until pcscd has seen the
+# reader empty; otherwise pcscd_wait_card may connect to the stale card
+# and scdaemon then finds no card at all.
+wait_no_card() {
+	timeout 15 "$PY" - "$READER" <<'EOF'
+import sys, time
+from smartcard.System import readers
+from smartcard.Exceptions import NoCardException, CardConnectionException
+end = time.monotonic() + 10
+while time.monotonic() < end:
+    r = [r for r in readers() if str(r) == sys.argv[1]]
+    try:
+        c = r[0].createConnection()
+        c.connect()
+        c.disconnect()
+    except (NoCardException, CardConnectionException, IndexError):
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit("a card is still in %r" % sys.argv[1])
+EOF
+}
+
 stop_gnupg() {
 	[[ -n ${GNUPGHOME:-} && -d $GNUPGHOME ]] || return 0
 	timeout 20 gpgconf --kill all >/dev/null 2>&1
@@ -107,7 +129,10 @@ stop_gnupg() {
 new_card() {
 	local name=$1
 	stop_gnupg
-	stop_vkey
+	if [[ -n $VKEY_PID ]]; then
+		stop_vkey
+		wait_no_card || log "note: $READER did not empty"
+	fi
 	SECTION=$name
 	STATE=$TMP/$name.db
 	PW1=123456
