@@ -340,11 +340,12 @@ check_ecdh() {
 	fi
 }
 
-# With OpenSC's default reader limits (255/256) commands go out short,
-# the 257-byte RSA cryptogram by command chaining, long answers come back
-# with 61xx + GET RESPONSE.
+# With OpenSC's default reader limits (255/256), as a user of `make run`
+# gets them: OpenSC still sends extended APDUs where the card announces
+# them (the 257-byte RSA cryptogram goes out with Lc 0101), so signing and
+# decryption work as above; only its key generation trips (see below).
 check_short_reader() {
-	log "-- OpenSC's default reader limits (short APDUs, chaining, GET RESPONSE)"
+	log "-- OpenSC's default reader limits (max_send_size 255, max_recv_size 256)"
 	opensc_conf
 	check_sign_rsa
 	check_sign_ecdsa
@@ -428,7 +429,7 @@ stop_vkey() {
 # answers no PC/SC part 10 feature request, so OpenSC cannot learn that
 # the reader passes extended APDUs and assumes 255/256 bytes; a CCID
 # reader reports its size (dwMaxAPDUDataSize). Say it here, as the
-# opensc.conf manual suggests for such readers (see check_short_reader
+# opensc.conf manual suggests for such readers (see check_gen_short_reader
 # for what happens without it).
 opensc_conf() {
 	local limits=${1:-}
