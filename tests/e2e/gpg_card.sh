@@ -243,9 +243,11 @@ encrypt_decrypt() {
 
 # ssh_check NAME FPR: gpg-agent's ssh socket lists the card's
 # authentication key (the same key gpg exports for FPR), and ssh-keygen
-# -Y signs with it through the agent; ssh-keygen verifies.
+# -Y signs with it through the agent; ssh-keygen verifies. The card is
+# reset first, so the agent asks for the PIN through its pinentry
+# (gpg_card_pinentry.py), as on a first ssh use.
 ssh_check() {
-	local name=$1 fpr=$2 sock want got
+	local name=$1 fpr=$2 sock want got asked
 	sock=$(gpgconf --list-dirs agent-ssh-socket)
 	want=$(G --export-ssh-key "$fpr" 2>"$TMP/out" | awk '{ print $1, $2 }')
 	[[ -n $want ]] || { fail_out "$name: gpg --export-ssh-key" "$TMP/out"; return 1; }
@@ -264,6 +266,8 @@ ssh_check() {
 	new_data
 	rm -f "$TMP/data.sig"
 	echo "$PW1" >"$GNUPGHOME/pin"
+	card_reset
+	asked=$(cat "$GNUPGHOME/pinentry.log" 2>/dev/null | grep -c GETPIN)
 	if ! SSH_AUTH_SOCK=$sock timeout 60 ssh-keygen -Y sign -f "$TMP/id.pub" \
 		-n file "$TMP/data" </dev/null >"$TMP/out" 2>&1; then
 		fail_out "$name: ssh-keygen -Y sign through gpg-agent" "$TMP/out"
@@ -274,7 +278,9 @@ ssh_check() {
 		fail_out "$name: ssh-keygen -Y verify" "$TMP/out"
 		return 1
 	fi
-	ok "$name: ssh-add -L lists the card key (${want%% *}); ssh-keygen -Y sign/verify"
+	asked=$(($(cat "$GNUPGHOME/pinentry.log" 2>/dev/null | grep -c GETPIN) - asked))
+	((asked >= 1)) || fail "$name: ssh signature without a PIN after a card reset"
+	ok "$name: ssh-add -L lists the card key (${want%% *}); ssh-keygen -Y sign/verify (PIN through pinentry)"
 }
 
 # ---- on-card key generation ------------------------------------------------
@@ -617,6 +623,46 @@ section_pins() {
 	fi
 	card_reset
 	sign_verify "after admin unblock" "$fpr"
+	pin_rules "$fpr"
+}
+
+# The card's own PIN rules, seen as raw APDUs through scdaemon: VERIFY
+# without data tells whether PW1 is verified, P1=FF forgets it, and with
+# the signature PIN forced (gpg's forcesig: C4 byte 1 = 00) a VERIFY 81
+# lasts for one signature only (the card's key 1 is Ed25519 here).
+pin_rules() {
+	local fpr=$1 out want l
+	l=$(printf '%02X' ${#PW1})
+	card_reset
+	out=$(scd_apdu "00 20 00 81" "00 20 00 81 $l $(hex "$PW1")" "00 20 00 81" \
+		"00 20 FF 81" "00 20 00 81")
+	want=$'63 C3\n90 00\n90 00\n90 00\n63 C3'
+	[[ $out == "$want" ]] &&
+		ok "VERIFY 81 without data: 63C3, then 9000 once verified; P1=FF forgets" ||
+		fail "VERIFY status / P1=FF: got [${out//$'\n'/ | }], want [${want//$'\n'/ | }]"
+	drive "$TMP/fs.out" cardedit.prompt=admin cardedit.prompt=forcesig \
+		cardedit.prompt=quit "pin.admin*=$PW3" -- --card-edit ||
+		{ fail_out "forcesig" "$TMP/fs.out"; return; }
+	cs >"$TMP/cs"
+	[[ $(cs_field "$TMP/cs" forcepin) == 1::: ]] || fail_out "forcesig: forcepin" "$TMP/cs"
+	card_reset
+	local msg=0102030405060708091011121314151617181920212223242526272829303132
+	msg=$(sed 's/../& /g; s/ $//' <<<"$msg")
+	out=$(scd_apdu "00 20 00 81 $l $(hex "$PW1")" "00 2A 9E 9A 20 $msg 00" \
+		"00 2A 9E 9A 20 $msg 00")
+	if [[ $(sed -n 1p <<<"$out") == "90 00" &&
+		$(sed -n 2p <<<"$out" | wc -w) == 66 && $(sed -n 2p <<<"$out") == *" 90 00" &&
+		$(sed -n 3p <<<"$out") == "69 82" ]]; then
+		ok "forced signature PIN: one PSO:CDS per VERIFY 81, the next answers 6982"
+	else
+		fail "forced signature PIN: VERIFY 81, PSO:CDS, PSO:CDS answered [${out//$'\n'/ | }]"
+	fi
+	card_reset
+	sign_verify "forced PIN, 1st signature" "$fpr" &&
+		sign_verify "forced PIN, 2nd signature" "$fpr"
+	drive "$TMP/fs.out" cardedit.prompt=admin cardedit.prompt=forcesig \
+		cardedit.prompt=quit "pin.admin*=$PW3" -- --card-edit ||
+		fail_out "forcesig back" "$TMP/fs.out"
 }
 
 # 6: KDF-DO. gpg hashes the PINs from then on.
@@ -657,13 +703,26 @@ section_kdf() {
 }
 
 # scd_apdu HEX...: raw APDUs through scdaemon (gpg-connect-agent); prints
-# each response's bytes and status word in hex, one line per APDU.
+# each response (data and status word as spaced hex bytes), one line per
+# APDU. gpg-connect-agent --hex shows the Assuan data lines as they came,
+# with %25, %0A and %0D still escaped: undone here.
 scd_apdu() {
 	local args=("SCD SERIALNO") a
 	for a in "$@"; do args+=("SCD APDU $a"); done
-	timeout 30 gpg-connect-agent --hex "${args[@]}" /bye 2>&1 |
-		awk '/^D\[/ { sub(/^D\[[0-9a-f]+\] +/, ""); print substr($0, 1, 48) } /^ERR/ { print }' |
-		sed 's/  */ /g; s/ *$//'
+	timeout 30 gpg-connect-agent --hex "${args[@]}" /bye 2>&1 | "$PY" -c '
+import re, sys
+acc = b""
+for line in sys.stdin:
+    if line.startswith("D["):
+        acc += bytes.fromhex(re.sub(r"^D\[[0-9a-f]+\] +", "", line)[:48])
+    elif line.startswith("OK") and acc:
+        raw = re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), acc)
+        print(" ".join("%02X" % b for b in raw))
+        acc = b""
+    elif line.startswith("ERR"):
+        print(line.strip())
+        acc = b""
+'
 }
 
 hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
