@@ -426,6 +426,25 @@ section_status() {
 		fail_out "forcesig back" "$TMP/do.out"
 	cs >"$TMP/cs"
 	expect_field "data" "$TMP/cs" forcepin 0:::
+
+	# Cardholder certificate (7F21, up to 2048 bytes: extended Lc/Le or
+	# chaining) and login data at gpg's 254-byte limit, from files.
+	head -c 2000 /dev/urandom >"$TMP/cert.in"
+	head -c 254 /dev/urandom | base64 -w0 | head -c 254 >"$TMP/login.in"
+	rm -f "$TMP/cert.out"
+	drive "$TMP/do.out" cardedit.prompt=admin \
+		"cardedit.prompt=writecert 3 < $TMP/cert.in" \
+		"cardedit.prompt=readcert 3 > $TMP/cert.out" \
+		"cardedit.prompt=login < $TMP/login.in" \
+		cardedit.prompt=quit "pin.admin*=$PW3" -- --card-edit
+	if [[ $? == 0 ]] && ! grep -q SC_OP_FAILURE "$TMP/do.out" &&
+		cmp -s "$TMP/cert.in" "$TMP/cert.out"; then
+		ok "writecert/readcert: a 2000-byte certificate read back"
+	else
+		fail_out "writecert 3 / readcert 3 (2000 bytes)" "$TMP/do.out"
+	fi
+	cs >"$TMP/cs"
+	expect_field "data" "$TMP/cs" login "$(cat "$TMP/login.in"):"
 }
 
 # 2 (and 3): generate on the card for every algorithm, sign/verify,
@@ -436,19 +455,21 @@ section_algos() {
 	local algos=(cv25519 nistp256 nistp384 nistp521 brainpoolP256r1
 		brainpoolP384r1 brainpoolP512r1 secp256k1 rsa2048 rsa3072 rsa4096)
 	[[ -n ${GPG_CARD_ALGOS:-} ]] && read -r -a algos <<<"$GPG_CARD_ALGOS"
+	local c0 c1
 	for algo in "${algos[@]}"; do
 		card_generate "$algo" "$algo" || continue
+		cs >"$TMP/cs"
+		c0=$(cs_field "$TMP/cs" sigcount | cut -d: -f1)
 		sign_verify "$algo" "$FPR"
+		cs >"$TMP/cs"
+		c1=$(cs_field "$TMP/cs" sigcount | cut -d: -f1)
+		((c1 == c0 + 1)) || fail "$algo: signature counter $c0 -> $c1 after one signature"
 		encrypt_decrypt "$algo" "$FPR"
 		case $algo in
 		cv25519 | nistp256 | nistp384 | nistp521 | rsa*)
 			want 3 && ssh_check "$algo" "$FPR" ;;
 		esac
 	done
-	cs >"$TMP/cs"
-	local n
-	n=$(cs_field "$TMP/cs" sigcount | cut -d: -f1)
-	((n > 0)) && ok "signature counter $n" || fail_out "signature counter" "$TMP/cs"
 }
 
 # 3 alone: ssh through gpg-agent on Ed25519, NIST P-256 and RSA-2048.
@@ -523,7 +544,18 @@ section_keytocard() {
 # the card and scdaemon forget every verified PIN. RESET acts on the
 # session's card, hence the SERIALNO first.
 card_reset() {
+	local i
+	# scdaemon 2.2.40 sometimes exits silently when reset within a second
+	# of a PIN change through the Reset Code with a KDF on (the agent then
+	# reports "End of file" for the next request); a pause avoids it.
+	sleep 1
 	timeout 30 gpg-connect-agent 'SCD SERIALNO' 'SCD RESET' /bye >/dev/null 2>&1
+	for ((i = 0; i < 50; i++)); do
+		timeout 10 gpg-connect-agent 'SCD SERIALNO' /bye 2>&1 |
+			grep -q '^S SERIALNO' && return 0
+		sleep 0.2
+	done
+	log "note: scdaemon did not see the card again after a reset"
 }
 
 # cs_serial: the card's serial as gpg shows it (8 hex digits).
@@ -697,6 +729,33 @@ section_kdf() {
 	card_reset
 	sign_verify "kdf, new PIN" "$fpr"
 	encrypt_decrypt "kdf, new PIN" "$fpr"
+	# The Reset Code is hashed with its own salt: set it, block PW1,
+	# unblock with it.
+	drive "$TMP/pw.out" cardedit.prompt=admin cardedit.prompt=passwd \
+		cardutil.change_pin.menu=4 cardutil.change_pin.menu=q \
+		cardedit.prompt=quit \
+		"pin.admin=$PW3" pin.new-reset-code=kdf-reset-code \
+		-- --card-edit
+	[[ $? == 0 ]] && grep -q SC_OP_SUCCESS "$TMP/pw.out" ||
+		fail_out "kdf: set the Reset Code" "$TMP/pw.out"
+	local i
+	for i in 1 2 3; do
+		card_reset
+		G --passphrase wrong-pin -u "$fpr!" --detach-sign -o "$TMP/x.sig" \
+			"$TMP/data" >"$TMP/out" 2>&1 && fail "kdf: a wrong PIN signed"
+	done
+	[[ $(retries) == 0:3:3: ]] || fail_out "kdf: PW1 not blocked after 3 wrong PINs" "$TMP/cs"
+	drive "$TMP/ub.out" cardedit.prompt=unblock cardedit.prompt=quit \
+		pin.reset-code=kdf-reset-code pin.new-pin=kdf-pin-after-reset \
+		-- --card-edit
+	if [[ $? == 0 ]] && grep -q SC_OP_SUCCESS "$TMP/ub.out"; then
+		PW1=kdf-pin-after-reset
+		ok "kdf: unblock with the hashed Reset Code"
+	else
+		fail_out "kdf: unblock with the Reset Code" "$TMP/ub.out"
+	fi
+	card_reset
+	sign_verify "kdf, after unblock" "$fpr"
 	card_generate "kdf, new Admin PIN" nistp256 &&
 		sign_verify "kdf nistp256" "$FPR" &&
 		encrypt_decrypt "kdf nistp256" "$FPR"
@@ -780,6 +839,15 @@ section_uif() {
 	ssh_check "uif touched" "$fpr"
 	wait "$TOUCH_PID" || fail_out "uif: vkey touch (ssh) failed" "$TMP/touch.out"
 	TOUCH_PID=
+	# Permanent (02) cannot be switched off; a factory reset clears it.
+	out=$(scd_apdu "00 20 00 83 $pw3len $(hex "$PW3")" "00 DA 00 D8 02 02 20" \
+		"00 DA 00 D8 02 00 20" "00 CA 00 D8 00")
+	if [[ $(sed -n 2p <<<"$out") == "90 00" && $(sed -n 3p <<<"$out") != "90 00" &&
+		$(sed -n 4p <<<"$out") == "02 20 90 00" ]]; then
+		ok "uif permanent: PUT DATA D8 00 20 refused ($(sed -n 3p <<<"$out")), stays 02"
+	else
+		fail "uif permanent: VERIFY 83, PUT D8 02 20, PUT D8 00 20, GET D8 answered [${out//$'\n'/ | }]"
+	fi
 	# The daemon's log: each of those waited for the touch.
 	local what
 	for what in "signature: approved" "signature: timed out" \
