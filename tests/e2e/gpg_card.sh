@@ -11,7 +11,11 @@
 #   2 on-card keys, every algorithm 6 KDF
 #   3 ssh through gpg-agent         7 UIF (touch)
 #   4 keytocard                     8 factory reset
-# GPG_CARD_KEEP=1 keeps the temporary directory (logs, homedirs).
+# Section 2 does section 3's ssh checks too when both run.
+# GPG_CARD_ALGOS="cv25519 rsa2048" limits section 2 to those algorithms.
+# GPG_CARD_KEEP=1 keeps the temporary directory (logs, homedirs; scdaemon
+# logs every APDU to <section>.g/scd.log).
+# Needs Debian's scdaemon package (GnuPG's card daemon) besides gnupg.
 set -u -o pipefail
 
 READER='Virtual PCD 00 00'
