@@ -11,6 +11,7 @@ python3-fido2 python3-cryptography
 sqlite3 procps
 qemu-system-x86 busybox-static cpio kmod fido2-tools libfido2-dev libccid
 opensc openssh-client tshark
+gnupg gpg-agent scdaemon
 "
 
 missing=""

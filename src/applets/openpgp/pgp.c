@@ -152,9 +152,22 @@ static unsigned activate(struct pgp *p, const struct apdu *cmd,
 	return factory_reset(p) == STORE_OK ? SW_OK : SW_MEMORY_FAILURE;
 }
 
+/* SELECT by file identifier or path (hosts probe the MF): the card has
+ * no files. */
+static unsigned select_file(struct pgp *p, const struct apdu *cmd,
+			    struct wbuf *r)
+{
+	(void)p;
+	(void)cmd;
+	(void)r;
+	return SW_FILE_NOT_FOUND;
+}
+
 static pgp_handler_fn handler_of(uint8_t ins)
 {
 	switch (ins) {
+	case 0xA4:
+		return select_file;
 	case PGP_INS_GET_DATA:
 		return pgp_get_data;
 	case PGP_INS_GET_NEXT_DATA:
