@@ -11,6 +11,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #define RSA_MIN_BYTES 128
@@ -368,21 +369,59 @@ out:
 	return ok ? 0 : -1;
 }
 
+/* A private key as OpenSSL holds it, built once: d, the Montgomery
+ * values and the blinding survive between operations. */
+struct crypto_rsa_prepared {
+	EVP_PKEY *pkey;
+	size_t n_len;
+	uint8_t n[CRYPTO_RSA_MAX];
+};
+
+struct crypto_rsa_prepared *crypto_rsa_prepare(const struct crypto_rsa_key *key)
+{
+	struct crypto_rsa_prepared *k;
+
+	if (key == NULL || key->n_len == 0 || key->n_len > CRYPTO_RSA_MAX ||
+	    (k = calloc(1, sizeof(*k))) == NULL)
+		return NULL;
+	k->pkey = rsa_pkey_priv(key);
+	if (k->pkey == NULL) {
+		free(k);
+		return NULL;
+	}
+	k->n_len = key->n_len;
+	memcpy(k->n, key->n, key->n_len);
+	return k;
+}
+
+void crypto_rsa_prepared_free(struct crypto_rsa_prepared *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->pkey); /* clears its secret BIGNUMs */
+	free(k);
+}
+
+int crypto_rsa_prepared_is(const struct crypto_rsa_prepared *k,
+			   const struct crypto_rsa_key *key)
+{
+	return k != NULL && key != NULL && k->n_len == key->n_len &&
+	       memcmp(k->n, key->n, key->n_len) == 0;
+}
+
 /* A private operation into a modulus-sized scratch buffer, then copied
  * out when it fits: OpenSSL wants room for a whole block. */
-static int rsa_private(const struct crypto_rsa_key *key, enum rsa_op op,
+static int rsa_private(const struct crypto_rsa_prepared *k, enum rsa_op op,
 		       int padding, const uint8_t *in, size_t in_len,
 		       uint8_t *out, size_t *out_len)
 {
 	uint8_t tmp[CRYPTO_RSA_MAX];
 	size_t n = sizeof(tmp);
-	EVP_PKEY *pkey = NULL;
 	int r = -1;
 
-	if (in == NULL || out == NULL || out_len == NULL)
+	if (k == NULL || in == NULL || out == NULL || out_len == NULL)
 		goto out;
-	if ((pkey = rsa_pkey_priv(key)) == NULL ||
-	    rsa_evp(pkey, op, padding, in, in_len, tmp, &n) != 0 ||
+	if (rsa_evp(k->pkey, op, padding, in, in_len, tmp, &n) != 0 ||
 	    n > *out_len)
 		goto out;
 	memcpy(out, tmp, n);
@@ -390,20 +429,51 @@ static int rsa_private(const struct crypto_rsa_key *key, enum rsa_op op,
 	r = 0;
 out:
 	OPENSSL_cleanse(tmp, sizeof(tmp));
-	EVP_PKEY_free(pkey);
 	return r;
+}
+
+/* A one-off operation on an unprepared key. */
+static int rsa_once(const struct crypto_rsa_key *key, enum rsa_op op,
+		    int padding, const uint8_t *in, size_t in_len,
+		    uint8_t *out, size_t *out_len)
+{
+	struct crypto_rsa_prepared *k = crypto_rsa_prepare(key);
+	int r = rsa_private(k, op, padding, in, in_len, out, out_len);
+
+	crypto_rsa_prepared_free(k);
+	return r;
+}
+
+int crypto_rsa_prepared_sign_pkcs1(const struct crypto_rsa_prepared *k,
+				   const uint8_t *in, size_t in_len,
+				   uint8_t *sig, size_t *sig_len)
+{
+	/* No digest set: OpenSSL pads in as given (block type 1), which is
+	 * the old RSA_private_encrypt the OpenPGP card performs. */
+	if (k == NULL || in_len == 0 || in_len + PKCS1_OVERHEAD > k->n_len)
+		return -1;
+	return rsa_private(k, RSA_OP_SIGN, RSA_PKCS1_PADDING, in, in_len, sig,
+			   sig_len);
+}
+
+int crypto_rsa_prepared_decrypt_pkcs1(const struct crypto_rsa_prepared *k,
+				      const uint8_t *in, size_t in_len,
+				      uint8_t *out, size_t *out_len)
+{
+	if (k == NULL || in_len != k->n_len)
+		return -1;
+	return rsa_private(k, RSA_OP_DECRYPT, RSA_PKCS1_PADDING, in, in_len,
+			   out, out_len);
 }
 
 int crypto_rsa_sign_pkcs1(const struct crypto_rsa_key *key,
 			  const uint8_t *in, size_t in_len, uint8_t *sig,
 			  size_t *sig_len)
 {
-	/* No digest set: OpenSSL pads in as given (block type 1), which is
-	 * the old RSA_private_encrypt the OpenPGP card performs. */
 	if (key == NULL || in_len == 0 || in_len + PKCS1_OVERHEAD > key->n_len)
 		return -1;
-	return rsa_private(key, RSA_OP_SIGN, RSA_PKCS1_PADDING, in, in_len,
-			  sig, sig_len);
+	return rsa_once(key, RSA_OP_SIGN, RSA_PKCS1_PADDING, in, in_len, sig,
+			sig_len);
 }
 
 int crypto_rsa_private_raw(const struct crypto_rsa_key *key,
@@ -413,8 +483,8 @@ int crypto_rsa_private_raw(const struct crypto_rsa_key *key,
 	/* OpenSSL rejects in >= n itself. */
 	if (key == NULL || in_len != key->n_len)
 		return -1;
-	return rsa_private(key, RSA_OP_DECRYPT, RSA_NO_PADDING, in, in_len,
-			   out, out_len);
+	return rsa_once(key, RSA_OP_DECRYPT, RSA_NO_PADDING, in, in_len, out,
+			out_len);
 }
 
 int crypto_rsa_decrypt_pkcs1(const struct crypto_rsa_key *key,
@@ -423,8 +493,8 @@ int crypto_rsa_decrypt_pkcs1(const struct crypto_rsa_key *key,
 {
 	if (key == NULL || in_len != key->n_len)
 		return -1;
-	return rsa_private(key, RSA_OP_DECRYPT, RSA_PKCS1_PADDING, in, in_len,
-			   out, out_len);
+	return rsa_once(key, RSA_OP_DECRYPT, RSA_PKCS1_PADDING, in, in_len,
+			out, out_len);
 }
 
 int crypto_rsa_implicit_rejection(void)

@@ -75,6 +75,25 @@ int crypto_rsa_private_raw(const struct crypto_rsa_key *key,
 int crypto_rsa_decrypt_pkcs1(const struct crypto_rsa_key *key,
 			     const uint8_t *in, size_t in_len, uint8_t *out,
 			     size_t *out_len);
+/* A private key prepared for repeated use: the one-off functions above
+ * rebuild OpenSSL's key (its private exponent, Montgomery values and
+ * blinding) on every call, which is most of an RSA-2048 signature's
+ * cost. The prepared key holds secrets until crypto_rsa_prepared_free,
+ * which clears them. NULL for an invalid key. */
+struct crypto_rsa_prepared;
+struct crypto_rsa_prepared *crypto_rsa_prepare(const struct crypto_rsa_key *key);
+void crypto_rsa_prepared_free(struct crypto_rsa_prepared *k);
+/* 1 when k was prepared from a key with key's modulus. */
+int crypto_rsa_prepared_is(const struct crypto_rsa_prepared *k,
+			   const struct crypto_rsa_key *key);
+/* As crypto_rsa_sign_pkcs1 and crypto_rsa_decrypt_pkcs1. */
+int crypto_rsa_prepared_sign_pkcs1(const struct crypto_rsa_prepared *k,
+				   const uint8_t *in, size_t in_len,
+				   uint8_t *sig, size_t *sig_len);
+int crypto_rsa_prepared_decrypt_pkcs1(const struct crypto_rsa_prepared *k,
+				      const uint8_t *in, size_t in_len,
+				      uint8_t *out, size_t *out_len);
+
 /* 1 when crypto_rsa_decrypt_pkcs1 uses implicit rejection. */
 int crypto_rsa_implicit_rejection(void);
 

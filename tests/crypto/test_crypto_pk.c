@@ -132,6 +132,47 @@ static void rsa_two_keys_differ(void)
 	crypto_rsa_key_wipe(&b);
 }
 
+/* A prepared key answers as the one-off functions do, and knows its key. */
+static void rsa_prepared_matches_one_off(void)
+{
+	const struct crypto_rsa_key *k = rsa_key();
+	struct crypto_rsa_key other;
+	struct crypto_rsa_prepared *pk = crypto_rsa_prepare(k);
+	uint8_t di[51], s1[CRYPTO_RSA_MAX], s2[CRYPTO_RSA_MAX];
+	uint8_t blk[CRYPTO_RSA_MAX], ct[CRYPTO_RSA_MAX], pt[CRYPTO_RSA_MAX];
+	size_t l1 = sizeof(s1), l2 = sizeof(s2), cl = sizeof(ct), pl;
+
+	CHECK(pk != NULL);
+	CHECK(crypto_rsa_prepared_is(pk, k));
+	CHECK_EQ(crypto_rsa_generate(1024, &other), 0);
+	CHECK(!crypto_rsa_prepared_is(pk, &other));
+	CHECK_EQ(crypto_random(di, sizeof(di)), 0);
+	for (int round = 0; round < 3; round++) {
+		l1 = sizeof(s1);
+		l2 = sizeof(s2);
+		CHECK_EQ(crypto_rsa_sign_pkcs1(k, di, sizeof(di), s1, &l1), 0);
+		CHECK_EQ(crypto_rsa_prepared_sign_pkcs1(pk, di, sizeof(di), s2,
+							&l2), 0);
+		CHECK(l1 == l2 && memcmp(s1, s2, l1) == 0);
+	}
+	/* decrypt a block type 2 made by hand */
+	pkcs1_block(blk, k->n_len, 2, di, 20);
+	CHECK_EQ(crypto_rsa_public_raw(k->n, k->n_len, k->e, k->e_len, blk,
+				       k->n_len, ct, &cl), 0);
+	pl = sizeof(pt);
+	CHECK_EQ(crypto_rsa_prepared_decrypt_pkcs1(pk, ct, cl, pt, &pl), 0);
+	CHECK(pl == 20 && memcmp(pt, di, 20) == 0);
+	pl = sizeof(pt);
+	CHECK_EQ(crypto_rsa_prepared_decrypt_pkcs1(pk, ct, cl - 1, pt, &pl),
+		 -1);
+	l2 = sizeof(s2);
+	CHECK_EQ(crypto_rsa_prepared_sign_pkcs1(NULL, di, 20, s2, &l2), -1);
+	CHECK(crypto_rsa_prepare(NULL) == NULL);
+	crypto_rsa_prepared_free(pk);
+	crypto_rsa_prepared_free(NULL);
+	crypto_rsa_key_wipe(&other);
+}
+
 static void rsa_import_epq_matches_generated(void)
 {
 	const struct crypto_rsa_key *k = rsa_key();
@@ -837,6 +878,7 @@ int main(void)
 {
 	RUN(rsa_keygen_each_size);
 	RUN(rsa_generated_primes_are_prime);
+	RUN(rsa_prepared_matches_one_off);
 	RUN(rsa_two_keys_differ);
 	RUN(rsa_import_epq_matches_generated);
 	RUN(rsa_import_crt_accepts_consistent);

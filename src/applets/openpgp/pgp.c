@@ -71,6 +71,7 @@ static void pgp_destroy(void *state)
 	if (p == NULL)
 		return;
 	pgp_counter_flush(p);
+	pgp_key_forget(p, -1);
 	crypto_wipe(p, sizeof(*p));
 	free(p);
 }

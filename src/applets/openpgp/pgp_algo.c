@@ -282,10 +282,21 @@ void pgp_key_public(const struct pgp_key *k, struct wbuf *w)
 		wbuf_tlv(w, PGP_DO_PUBKEY, inner, in.len);
 }
 
+void pgp_key_forget(struct pgp *p, int slot)
+{
+	for (int i = PGP_SIG; i < PGP_SLOTS; i++) {
+		if (slot >= 0 && i != slot)
+			continue;
+		crypto_rsa_prepared_free(p->rsa[i]);
+		p->rsa[i] = NULL;
+	}
+}
+
 int pgp_key_delete(struct pgp *p, enum pgp_slot slot)
 {
 	int err = pgp_del_rec(p, key_rec[slot]);
 
+	pgp_key_forget(p, (int)slot);
 	if (err == STORE_OK)
 		err = pgp_del_do(p, (uint16_t)(PGP_DO_FPR_SIG + slot));
 	if (err == STORE_OK)

@@ -37,6 +37,19 @@ static unsigned touch(struct pgp *p, enum pgp_slot slot)
 		       : SW_CONDITIONS_NOT_SATISFIED;
 }
 
+/* The slot's RSA key, prepared on first use and kept while the record
+ * holds the same modulus. */
+static const struct crypto_rsa_prepared *rsa_of(struct pgp *p,
+						enum pgp_slot slot,
+						const struct pgp_key *k)
+{
+	if (!crypto_rsa_prepared_is(p->rsa[slot], &k->rsa)) {
+		crypto_rsa_prepared_free(p->rsa[slot]);
+		p->rsa[slot] = crypto_rsa_prepare(&k->rsa);
+	}
+	return p->rsa[slot];
+}
+
 static unsigned load(struct pgp *p, enum pgp_slot slot, struct pgp_key *k)
 {
 	int err = pgp_key_load(p, slot, k);
@@ -78,8 +91,9 @@ static unsigned sign(struct pgp *p, enum pgp_slot slot,
 	if (sw != SW_OK)
 		goto out;
 	if (k.algo.id == PGP_ALG_RSA)
-		err = crypto_rsa_sign_pkcs1(&k.rsa, cmd->data, cmd->lc, sig,
-					    &sig_len);
+		err = crypto_rsa_prepared_sign_pkcs1(rsa_of(p, slot, &k),
+						     cmd->data, cmd->lc, sig,
+						     &sig_len);
 	else
 		err = crypto_pk_ec_sign(k.algo.curve, k.ec_priv,
 					k.ec_priv_len, cmd->data, cmd->lc,
@@ -198,8 +212,9 @@ static unsigned decipher_key(struct pgp *p, const struct apdu *cmd,
 	if (sw != SW_OK)
 		goto out;
 	if (k.algo.id == PGP_ALG_RSA)
-		err = crypto_rsa_decrypt_pkcs1(&k.rsa, cmd->data + 1,
-					       cmd->lc - 1, out, &out_len);
+		err = crypto_rsa_prepared_decrypt_pkcs1(
+			rsa_of(p, PGP_DEC, &k), cmd->data + 1, cmd->lc - 1,
+			out, &out_len);
 	else
 		err = crypto_pk_ecdh(k.algo.curve, k.ec_priv, k.ec_priv_len,
 				     pt, pt_len, out, &out_len);

@@ -157,6 +157,9 @@ struct pgp {
 	uint32_t sig_count;
 	uint32_t sig_mark;
 	bool sig_loaded;
+	/* RSA keys made ready for OpenSSL on first use (checked against the
+	 * record's modulus each time, dropped when a key goes away). */
+	struct crypto_rsa_prepared *rsa[PGP_SLOTS];
 };
 
 typedef unsigned (*pgp_handler_fn)(struct pgp *p, const struct apdu *cmd,
@@ -201,6 +204,8 @@ uint8_t pgp_key_status(struct pgp *p, enum pgp_slot slot);
 void pgp_key_wipe(struct pgp_key *k);
 /* 7F49 public-key template of k. */
 void pgp_key_public(const struct pgp_key *k, struct wbuf *w);
+/* Drop the prepared RSA key of a slot, or of every slot (slot < 0). */
+void pgp_key_forget(struct pgp *p, int slot);
 /* Delete a slot's key, fingerprint and date (attribute change, reset). */
 int pgp_key_delete(struct pgp *p, enum pgp_slot slot);
 

@@ -105,6 +105,7 @@ int pgp_clear(struct pgp *p)
 	size_t len[2] = { 0, 0 };
 	int err = STORE_OK;
 
+	pgp_key_forget(p, -1);
 	for (size_t i = 0; i < 2 && err == STORE_OK; i++) {
 		err = store_get(p->st, PGP_NS, kept[i], strlen(kept[i]),
 				&val[i], &len[i]);
