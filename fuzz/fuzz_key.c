@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static struct vkey *key;
@@ -47,6 +48,42 @@ struct vkey *fuzz_key_open(const char *name, enum vkey_up_policy up)
 	}
 	atexit(cleanup);
 	return key;
+}
+
+unsigned fuzz_apdu(const uint8_t *cmd, size_t n)
+{
+	static uint8_t resp[VKEY_APDU_MAX];
+	size_t resp_len = 0;
+
+	if (key == NULL ||
+	    vkey_apdu(key, cmd, n, resp, sizeof(resp), &resp_len) != 0 ||
+	    resp_len < 2 || resp_len > sizeof(resp))
+		abort();
+	return (unsigned)(resp[resp_len - 2] << 8 | resp[resp_len - 1]);
+}
+
+void fuzz_apdu_sequence(const uint8_t *data, size_t size, size_t max)
+{
+	size_t off = 1, count;
+
+	if (size < 1)
+		return;
+	count = data[0] % (max + 1);
+	for (size_t i = 0; i < count && size - off >= 2; i++) {
+		size_t n = (size_t)(data[off] << 8 | data[off + 1]);
+		uint8_t *cmd;
+
+		off += 2;
+		if (n > size - off)
+			n = size - off;
+		cmd = malloc(n ? n : 1);
+		if (cmd == NULL)
+			break;
+		memcpy(cmd, data + off, n);
+		fuzz_apdu(cmd, n);
+		free(cmd);
+		off += n;
+	}
 }
 
 void fuzz_notify(void *arg)

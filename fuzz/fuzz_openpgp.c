@@ -17,7 +17,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vkey *key;
-static uint8_t resp[VKEY_APDU_MAX];
 
 static int init(void)
 {
@@ -25,15 +24,6 @@ static int init(void)
 	return key != NULL ? 0 : -1;
 }
 
-static unsigned send(const uint8_t *cmd, size_t n)
-{
-	size_t resp_len = 0;
-
-	if (vkey_apdu(key, cmd, n, resp, sizeof(resp), &resp_len) != 0 ||
-	    resp_len < 2 || resp_len > sizeof(resp))
-		abort();
-	return (unsigned)(resp[resp_len - 2] << 8 | resp[resp_len - 1]);
-}
 
 /* Every input starts from the factory state, so a crash replays from
  * its input alone. An input may have changed or blocked PW3, or set a
@@ -53,44 +43,27 @@ static void fresh_session(void)
 
 	vkey_power_off(key);
 	vkey_power_on(key);
-	if (send(select, sizeof(select)) != SW_TERMINATED) {
-		send(verify_pw3, sizeof(verify_pw3));
-		for (int i = 0; i < 4 && send(terminate, sizeof(terminate)) !=
-						 SW_OK;
-		     i++)
-			send(wrong_pw3, sizeof(wrong_pw3));
+	if (fuzz_apdu(select, sizeof(select)) != SW_TERMINATED) {
+		fuzz_apdu(verify_pw3, sizeof(verify_pw3));
+		for (int i = 0; i < 4; i++) {
+			if (fuzz_apdu(terminate, sizeof(terminate)) == SW_OK)
+				break;
+			fuzz_apdu(wrong_pw3, sizeof(wrong_pw3));
+		}
 	}
-	if (send(activate, sizeof(activate)) != SW_OK)
+	if (fuzz_apdu(activate, sizeof(activate)) != SW_OK)
 		abort();
-	if (send(select, sizeof(select)) != SW_OK)
+	if (fuzz_apdu(select, sizeof(select)) != SW_OK)
 		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t off = 1, count;
-
 	if (key == NULL && init() != 0)
 		abort();
 	if (size < 1)
 		return 0;
 	fresh_session();
-	count = data[0] % (MAX_COMMANDS + 1);
-	for (size_t i = 0; i < count && size - off >= 2; i++) {
-		size_t n = (size_t)(data[off] << 8 | data[off + 1]);
-		uint8_t *cmd;
-
-		off += 2;
-		if (n > size - off)
-			n = size - off;
-		/* Exact-size copy so the sanitizer sees any over-read. */
-		cmd = malloc(n ? n : 1);
-		if (cmd == NULL)
-			break;
-		memcpy(cmd, data + off, n);
-		send(cmd, n);
-		free(cmd);
-		off += n;
-	}
+	fuzz_apdu_sequence(data, size, MAX_COMMANDS);
 	return 0;
 }

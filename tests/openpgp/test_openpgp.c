@@ -3036,7 +3036,7 @@ static void attributes_unknown_or_misplaced_are_refused(void)
 	CHECK(set_attr(1, rsa_short, sizeof(rsa_short)) != SW_OK);
 	CHECK(set_attr(1, alg99, sizeof(alg99)) != SW_OK);
 	CHECK(set_attr(1, NULL, 0) != SW_OK);
-	CHECK(set_attr(1, "\x13", 1) != SW_OK);
+	CHECK(set_attr(1, (const uint8_t *)"\x13", 1) != SW_OK);
 	/* ECDH and X25519 do not sign; ECDSA and Ed25519 do not decipher */
 	CHECK(set_ec_attr(1, 0x12, &curves[0]) != SW_OK);
 	CHECK(set_ec_attr(1, 0x13, &curves[8]) != SW_OK);
