@@ -2,6 +2,7 @@
  * three private keys. */
 #include <string.h>
 
+#include "apdu/sw.h"
 #include "applets/openpgp/pgp_priv.h"
 #include "services/crypto.h"
 
@@ -302,4 +303,29 @@ int pgp_key_delete(struct pgp *p, enum pgp_slot slot)
 	if (err == STORE_OK)
 		err = pgp_del_do(p, (uint16_t)(PGP_DO_DATE_SIG + slot));
 	return err;
+}
+
+/* In one transaction: write new attributes (attr may be NULL), delete
+ * the slot's key, fingerprint and date, store k (may be NULL) and, for
+ * the signature key, restart the signature counter. */
+unsigned pgp_key_replace(struct pgp *p, enum pgp_slot slot,
+			 const uint8_t *attr, size_t attr_len,
+			 const struct pgp_key *k)
+{
+	int err = store_begin(p->st);
+
+	if (err == STORE_OK && attr != NULL)
+		err = pgp_put_do(p, (uint16_t)(PGP_DO_ATTR_SIG + slot), attr,
+				 attr_len);
+	if (err == STORE_OK)
+		err = pgp_key_delete(p, slot);
+	if (err == STORE_OK && k != NULL)
+		err = pgp_key_save(p, slot, k);
+	if (err == STORE_OK && slot == PGP_SIG)
+		err = pgp_counter_reset(p);
+	if (err != STORE_OK) {
+		store_rollback(p->st);
+		return SW_MEMORY_FAILURE;
+	}
+	return store_commit(p->st) == STORE_OK ? SW_OK : SW_MEMORY_FAILURE;
 }

@@ -498,7 +498,6 @@ static unsigned put_attr(struct pgp *p, uint16_t tag, const uint8_t *v,
 	uint8_t cur[PGP_ATTR_MAX];
 	size_t cur_len = 0;
 	struct pgp_algo algo;
-	int err;
 
 	if (pgp_algo_parse(slot, v, len, &algo) != 0)
 		return SW_WRONG_DATA;
@@ -506,18 +505,8 @@ static unsigned put_attr(struct pgp *p, uint16_t tag, const uint8_t *v,
 		return SW_MEMORY_FAILURE;
 	if (cur_len == len && memcmp(cur, v, len) == 0)
 		return SW_OK; /* unchanged: the key stays */
-	err = store_begin(p->st);
-	if (err == STORE_OK)
-		err = pgp_put_do(p, tag, v, len);
-	if (err == STORE_OK)
-		err = pgp_key_delete(p, slot);
-	if (err == STORE_OK && slot == PGP_SIG)
-		err = pgp_counter_reset(p);
-	if (err != STORE_OK) {
-		store_rollback(p->st);
-		return SW_MEMORY_FAILURE;
-	}
-	return store_commit(p->st) == STORE_OK ? SW_OK : SW_MEMORY_FAILURE;
+	/* New attributes: the slot's key no longer fits them. */
+	return pgp_key_replace(p, slot, v, len, NULL);
 }
 
 static unsigned put_uif(struct pgp *p, uint16_t tag, const uint8_t *v)

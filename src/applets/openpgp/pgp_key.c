@@ -25,26 +25,6 @@ static int slot_of_crt(uint8_t tag, enum pgp_slot *slot)
 	}
 }
 
-/* Store a new key for slot: its record, no fingerprint or date until the
- * host writes them, and a fresh signature counter for key 1. */
-static unsigned install(struct pgp *p, enum pgp_slot slot,
-			const struct pgp_key *k)
-{
-	int err = store_begin(p->st);
-
-	if (err == STORE_OK)
-		err = pgp_key_delete(p, slot);
-	if (err == STORE_OK)
-		err = pgp_key_save(p, slot, k);
-	if (err == STORE_OK && slot == PGP_SIG)
-		err = pgp_counter_reset(p);
-	if (err != STORE_OK) {
-		store_rollback(p->st);
-		return SW_MEMORY_FAILURE;
-	}
-	return store_commit(p->st) == STORE_OK ? SW_OK : SW_MEMORY_FAILURE;
-}
-
 static int generate(struct pgp_key *k)
 {
 	k->ec_priv_len = sizeof(k->ec_priv);
@@ -88,7 +68,7 @@ unsigned pgp_generate(struct pgp *p, const struct apdu *cmd, struct wbuf *r)
 		pgp_key_wipe(&k);
 		return SW_UNKNOWN;
 	}
-	sw = install(p, slot, &k);
+	sw = pgp_key_replace(p, slot, NULL, 0, &k);
 	if (sw == SW_OK)
 		pgp_key_public(&k, r);
 	pgp_key_wipe(&k);
@@ -295,7 +275,7 @@ unsigned pgp_import(struct pgp *p, const struct apdu *cmd, struct wbuf *r)
 	k.status = PGP_KEY_IMPORTED;
 	bad = k.algo.id == PGP_ALG_RSA ? import_rsa(&im, &k)
 				       : import_ec(&im, &k);
-	sw = bad != 0 ? SW_WRONG_DATA : install(p, im.slot, &k);
+	sw = bad != 0 ? SW_WRONG_DATA : pgp_key_replace(p, im.slot, NULL, 0, &k);
 	pgp_key_wipe(&k);
 	return sw;
 }

@@ -204,6 +204,11 @@ uint8_t pgp_key_status(struct pgp *p, enum pgp_slot slot);
 void pgp_key_wipe(struct pgp_key *k);
 /* 7F49 public-key template of k. */
 void pgp_key_public(const struct pgp_key *k, struct wbuf *w);
+/* Replace a slot's key in one transaction (new attributes if attr is
+ * not NULL, key k or none); returns a status word. */
+unsigned pgp_key_replace(struct pgp *p, enum pgp_slot slot,
+			 const uint8_t *attr, size_t attr_len,
+			 const struct pgp_key *k);
 /* Drop the prepared RSA key of a slot, or of every slot (slot < 0). */
 void pgp_key_forget(struct pgp *p, int slot);
 /* Delete a slot's key, fingerprint and date (attribute change, reset). */
