@@ -144,6 +144,45 @@ stop_pid() {
 	wait "$pid" 2>/dev/null
 }
 
+# vkey_serve LOG PORT ARG...: start `$VKEY serve --vpcd 127.0.0.1:PORT
+# ARG...` with its output appended to LOG, set VKEY_PID and wait until
+# pcscd sees the card. Returns 1 (after printing LOG) when no card shows
+# up within 15 s.
+vkey_serve() {
+	local log=$1 port=$2
+	shift 2
+	"$VKEY" serve --vpcd "127.0.0.1:$port" "$@" >>"$log" 2>&1 &
+	VKEY_PID=$!
+	pcscd_wait_card 'Virtual PCD 00 00' 15 && return 0
+	cat "$log"
+	return 1
+}
+
+# vkey_serve_stop LOG: SIGTERM the daemon vkey_serve started and expect
+# a clean exit (so that leak reports, which come at exit, reach LOG) and
+# no sanitizer report in LOG. Prints what is wrong and returns 1.
+# Not in a subshell: it waits for this shell's child.
+vkey_serve_stop() {
+	local log=$1 rc bad=0
+	[[ -n $VKEY_PID ]] || return 0
+	kill "$VKEY_PID"
+	timeout 10 tail --pid="$VKEY_PID" -f /dev/null
+	wait "$VKEY_PID"
+	rc=$?
+	VKEY_PID=
+	if [[ $rc != 0 ]]; then
+		echo "vkey serve exited with $rc after SIGTERM"
+		bad=1
+	fi
+	if grep -qE 'runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer' \
+		"$log"; then
+		echo "sanitizer report in $log:"
+		grep -E -A30 'runtime error|Sanitizer' "$log" | head -80
+		bad=1
+	fi
+	return $bad
+}
+
 # Stop the pcscd this shell started (by its PID only).
 pcscd_stop() {
 	stop_pid "$PCSCD_PID"

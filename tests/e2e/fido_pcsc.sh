@@ -35,30 +35,17 @@ trap cleanup EXIT
 # file per policy.
 start_vkey() {
 	local policy=$1
-	"$VKEY" serve --state "$TMP/key.db" --vpcd "127.0.0.1:$PORT" \
-		--up "$policy" --up-timeout 3 -v >"$TMP/vkey-$policy.log" 2>&1 &
-	VKEY_PID=$!
-	pcscd_wait_card "$READER" 15 || {
-		cat "$TMP/vkey-$policy.log"
+	vkey_serve "$TMP/vkey-$policy.log" "$PORT" --state "$TMP/key.db" \
+		--up "$policy" --up-timeout 3 -v ||
 		die "vkey --up $policy did not show up in $READER"
-	}
 }
 
 # SIGTERM must end the daemon cleanly (exit 0), so that leak reports,
-# which come at exit, reach the log.
+# which come at exit, reach the log; no sanitizer report.
 stop_vkey() {
-	local policy=$1 rc
-	kill "$VKEY_PID"
-	timeout 10 tail --pid="$VKEY_PID" -f /dev/null
-	wait "$VKEY_PID"
-	rc=$?
-	VKEY_PID=
-	[[ $rc == 0 ]] || fail "vkey serve --up $policy exited with $rc after SIGTERM"
-	if grep -qE 'runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer' \
-		"$TMP/vkey-$policy.log"; then
-		fail "sanitizer report in the --up $policy daemon's log:"
-		grep -E -A30 'runtime error|Sanitizer' "$TMP/vkey-$policy.log" | head -80
-	fi
+	local policy=$1
+	vkey_serve_stop "$TMP/vkey-$policy.log" >"$TMP/vkey-stop.txt" ||
+		fail "--up $policy: $(cat "$TMP/vkey-stop.txt")"
 }
 
 py_test() {

@@ -78,10 +78,8 @@ want() { [[ -z $ONLY || ,$ONLY, == *,$1,* ]]; }
 start_vkey() {
 	local attempt
 	for attempt in 1 2 3; do
-		"$VKEY" serve --state "$STATE" --vpcd "127.0.0.1:$PORT" \
-			--up prompt --up-timeout "$UP_TIMEOUT" -v >>"$STATE.log" 2>&1 &
-		VKEY_PID=$!
-		pcscd_wait_card "$READER" 15 && return 0
+		vkey_serve "$STATE.log" "$PORT" --state "$STATE" --up prompt \
+			--up-timeout "$UP_TIMEOUT" -v >/dev/null && return 0
 		# pcscd 1.9.9 now and then misses a vpcd card that arrives
 		# while it is still tearing down the previous one (no power-on
 		# ever reaches the key); a second connection is seen.
@@ -95,20 +93,10 @@ start_vkey() {
 	die "vkey did not show up in $READER"
 }
 
+# SIGTERM must end the daemon cleanly, with no sanitizer report.
 stop_vkey() {
-	local rc
-	[[ -n $VKEY_PID ]] || return 0
-	kill "$VKEY_PID"
-	timeout 10 tail --pid="$VKEY_PID" -f /dev/null
-	wait "$VKEY_PID"
-	rc=$?
-	VKEY_PID=
-	[[ $rc == 0 ]] || fail "vkey serve exited with $rc after SIGTERM"
-	if grep -qE 'runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer' \
-		"$STATE.log"; then
-		fail "sanitizer report in the daemon's log:"
-		grep -E -A30 'runtime error|Sanitizer' "$STATE.log" | head -80
-	fi
+	vkey_serve_stop "$STATE.log" >"$TMP/vkey-stop.txt" ||
+		fail "$(cat "$TMP/vkey-stop.txt")"
 }
 
 # wait_no_card: after a key went away, wait until pcscd has seen the

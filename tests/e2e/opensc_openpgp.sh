@@ -397,32 +397,15 @@ check_eddsa() {
 	fi
 }
 
-check_sanitizers() {
-	if grep -qE 'runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer' \
-		"$TMP/vkey.log"; then
-		fail "sanitizer report in the daemon's log:"
-		grep -E -A20 'runtime error|Sanitizer' "$TMP/vkey.log" | head -60
-	fi
-}
-
 start_vkey() {
-	"$VKEY" serve --state "$TMP/key.db" --vpcd "127.0.0.1:$PORT" \
-		--up auto -v >"$TMP/vkey.log" 2>&1 &
-	VKEY_PID=$!
-	pcscd_wait_card "$READER" 15 || {
-		cat "$TMP/vkey.log"
+	vkey_serve "$TMP/vkey.log" "$PORT" --state "$TMP/key.db" --up auto -v ||
 		die "vkey did not show up in $READER"
-	}
 }
 
+# SIGTERM must end the daemon cleanly, with no sanitizer report.
 stop_vkey() {
-	local rc
-	kill "$VKEY_PID"
-	timeout 10 tail --pid="$VKEY_PID" -f /dev/null
-	wait "$VKEY_PID"
-	rc=$?
-	VKEY_PID=
-	[[ $rc == 0 ]] || fail "vkey serve exited with $rc after SIGTERM"
+	vkey_serve_stop "$TMP/vkey.log" >"$TMP/vkey-stop.txt" ||
+		fail "$(cat "$TMP/vkey-stop.txt")"
 }
 
 # A private opensc.conf: no file cache; debug only when asked. vpcd
@@ -490,7 +473,6 @@ main() {
 	expect "vkey status: $(grep '^openpgp: [0-9]' <<<"$OUT")" \
 		'^openpgp: 3 of 3 keys'
 	stop_vkey
-	check_sanitizers
 	log "time: $(($(date +%s) - t0)) s"
 	if ((FAILS)); then
 		log "--- daemon log (tail) ---"
