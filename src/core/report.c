@@ -99,9 +99,10 @@ static int applet_report(struct vkey *key, const char *applet, int which,
 		if (fn == NULL ||
 		    (applet != NULL && strcmp(s->ops->name, applet) != 0))
 			continue;
-		found = 1;
 		if (fn(s->state, &w) != 0)
 			found = -1;
+		else if (found == 0)
+			found = 1;
 	}
 	if (found == 1)
 		r = finish(&w, out, cap);

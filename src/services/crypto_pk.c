@@ -373,8 +373,9 @@ out:
  * values and the blinding survive between operations. */
 struct crypto_rsa_prepared {
 	EVP_PKEY *pkey;
-	size_t n_len;
+	size_t n_len, e_len;
 	uint8_t n[CRYPTO_RSA_MAX];
+	uint8_t e[CRYPTO_RSA_E_MAX];
 };
 
 struct crypto_rsa_prepared *crypto_rsa_prepare(const struct crypto_rsa_key *key)
@@ -382,6 +383,7 @@ struct crypto_rsa_prepared *crypto_rsa_prepare(const struct crypto_rsa_key *key)
 	struct crypto_rsa_prepared *k;
 
 	if (key == NULL || key->n_len == 0 || key->n_len > CRYPTO_RSA_MAX ||
+	    key->e_len > CRYPTO_RSA_E_MAX ||
 	    (k = calloc(1, sizeof(*k))) == NULL)
 		return NULL;
 	k->pkey = rsa_pkey_priv(key);
@@ -391,6 +393,8 @@ struct crypto_rsa_prepared *crypto_rsa_prepare(const struct crypto_rsa_key *key)
 	}
 	k->n_len = key->n_len;
 	memcpy(k->n, key->n, key->n_len);
+	k->e_len = key->e_len;
+	memcpy(k->e, key->e, key->e_len);
 	return k;
 }
 
@@ -406,7 +410,8 @@ int crypto_rsa_prepared_is(const struct crypto_rsa_prepared *k,
 			   const struct crypto_rsa_key *key)
 {
 	return k != NULL && key != NULL && k->n_len == key->n_len &&
-	       memcmp(k->n, key->n, key->n_len) == 0;
+	       memcmp(k->n, key->n, key->n_len) == 0 &&
+	       k->e_len == key->e_len && memcmp(k->e, key->e, key->e_len) == 0;
 }
 
 /* A private operation into a modulus-sized scratch buffer, then copied

@@ -83,7 +83,7 @@ int crypto_rsa_decrypt_pkcs1(const struct crypto_rsa_key *key,
 struct crypto_rsa_prepared;
 struct crypto_rsa_prepared *crypto_rsa_prepare(const struct crypto_rsa_key *key);
 void crypto_rsa_prepared_free(struct crypto_rsa_prepared *k);
-/* 1 when k was prepared from a key with key's modulus. */
+/* 1 when k was prepared from a key with key's modulus and exponent. */
 int crypto_rsa_prepared_is(const struct crypto_rsa_prepared *k,
 			   const struct crypto_rsa_key *key);
 /* As crypto_rsa_sign_pkcs1 and crypto_rsa_decrypt_pkcs1. */

@@ -5,7 +5,9 @@
  * what counts: random odd candidates with the top two bits set (so n has
  * exactly the size asked for), an incremental sieve over the odd primes
  * below 2^14 and over e, then Miller-Rabin with random bases, 5 rounds for
- * 1024-bit primes and 4 from 1536 bits (error below 2^-100). All of it on
+ * 1024-bit primes and 4 from 1536 bits (error below 2^-100 for independent random candidates; the
+ * incremental search after each random start is slightly weaker, by a
+ * small factor). All of it on
  * OpenSSL's BIGNUMs with constant-time exponentiation. */
 #include "services/crypto_int.h"
 

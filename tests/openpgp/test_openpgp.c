@@ -3063,6 +3063,51 @@ static void attributes_unknown_or_misplaced_are_refused(void)
 	end();
 }
 
+/* A terminated card has nothing to attest, and the key's other CAs
+ * (FIDO) are still exported. */
+static void attestation_export_with_terminated_card(void)
+{
+	static char out[16384];
+
+	begin();
+	CHECK(vkey_report_attestation(key, out, sizeof(out)) > 0);
+	CHECK(strstr(out, "BEGIN CERTIFICATE") != NULL);
+	admin();
+	CHECK_EQ(terminate_df(), SW_OK);
+	out[0] = '\0';
+	CHECK(vkey_report_attestation(key, out, sizeof(out)) > 0);
+	CHECK(strstr(out, "BEGIN CERTIFICATE") != NULL);
+	end();
+}
+
+/* Commands too short to hold a new PIN spend no try; an unknown DO is
+ * unknown before it is forbidden. */
+static void short_pin_commands_spend_no_try(void)
+{
+	uint8_t st[7];
+	static const uint8_t rc[] = "reset-code-1";
+	static const uint8_t junk[] = { 0x11, 0x22 };
+
+	begin();
+	for (int i = 0; i < 4; i++) {
+		CHECK_EQ(cmd(0x24, 0x00, 0x81, NULL, 0), 0x6700);
+		CHECK_EQ(cmd(0x24, 0x00, 0x83, "123456", 6), 0x6700);
+		CHECK_EQ(cmd(0x24, 0x00, 0x81, "123456", 6), 0x6700);
+	}
+	pw_status(st);
+	CHECK_EQ(st[4], 3);
+	CHECK_EQ(st[6], 3);
+	CHECK_EQ(put_data(0x00F3, junk, sizeof(junk)), 0x6A88);
+	admin();
+	CHECK_EQ(put_data(0x00D3, rc, sizeof(rc) - 1), SW_OK);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(cmd(0x2C, 0x00, 0x81, rc, sizeof(rc) - 1), 0x6700);
+	pw_status(st);
+	CHECK_EQ(st[5], 3);
+	CHECK_EQ(verify(0x81, pw1_default), SW_OK);
+	end();
+}
+
 static void wrong_p1p2_everywhere(void)
 {
 	uint8_t h[32] = { 0 };
@@ -3286,6 +3331,7 @@ int main(void)
 	RUN(private_dos_access_rules);
 	RUN(cardholder_certificates_three_occurrences);
 	RUN(attestation_of_generated_keys);
+	RUN(attestation_export_with_terminated_card);
 	RUN(verify_good_bad_status_and_forget);
 	RUN(verify_blocks_after_three_wrong);
 	RUN(verify_counter_persists_across_reopen);
@@ -3322,6 +3368,7 @@ int main(void)
 	RUN(terminated_state_survives_restart);
 	RUN(import_malformed_templates_are_refused);
 	RUN(attributes_unknown_or_misplaced_are_refused);
+	RUN(short_pin_commands_spend_no_try);
 	RUN(wrong_p1p2_everywhere);
 	RUN(overlong_command_data_is_refused);
 	RUN(wrong_class_bytes);

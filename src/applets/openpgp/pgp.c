@@ -14,12 +14,13 @@ static const uint8_t pgp_rid_aid[] = { 0xD2, 0x76, 0x00, 0x01, 0x24, 0x01 };
 
 static const char terminated_rec[] = "terminated";
 
-static bool is_terminated(struct pgp *p)
+/* STORE_OK when terminated, STORE_NOT_FOUND when not, else an error. */
+static int read_terminated(struct pgp *p)
 {
 	uint8_t v[1];
 	size_t len;
 
-	return pgp_get_rec(p, terminated_rec, v, sizeof(v), &len) == STORE_OK;
+	return pgp_get_rec(p, terminated_rec, v, sizeof(v), &len);
 }
 
 /* Factory state in one transaction. */
@@ -51,9 +52,15 @@ static int pgp_create(struct vkey *key, void **state)
 		return -1;
 	p->key = key;
 	p->st = vkey_store(key);
-	p->terminated = is_terminated(p);
-	if (!p->terminated && !pgp_is_initialized(p))
-		err = factory_reset(p);
+	/* Only a record known to be absent makes a factory state: a read
+	 * error must never wipe the card. */
+	err = read_terminated(p);
+	p->terminated = err == STORE_OK;
+	if (err == STORE_NOT_FOUND) {
+		err = pgp_read_initialized(p);
+		if (err == STORE_NOT_FOUND)
+			err = factory_reset(p);
+	}
 	if (err != STORE_OK) {
 		log_error("openpgp: cannot initialize: %s",
 			  store_strerror(err));
@@ -86,7 +93,7 @@ static unsigned pgp_select(void *state, const struct apdu *cmd,
 
 	pgp_forget_access(p);
 	p->cert_index = 0;
-	p->terminated = is_terminated(p);
+	p->terminated = read_terminated(p) == STORE_OK;
 	if (p->terminated)
 		return SW_SELECTED_TERMINATED;
 	if ((cmd->p2 & 0x0C) != 0x0C) {
@@ -123,11 +130,11 @@ static unsigned terminate(struct pgp *p, const struct apdu *cmd,
 	(void)r;
 	if (cmd->p1 != 0x00 || cmd->p2 != 0x00)
 		return SW_WRONG_P1P2;
-	if (!p->pw3 && pgp_pin_tries(p, PGP_PW3) != 0)
+	if (!p->pw3 && !pgp_pin_blocked(p, PGP_PW3))
 		return SW_SECURITY_STATUS;
-	err = store_begin(p->st);
-	if (err == STORE_OK)
-		err = pgp_clear(p);
+	if (store_begin(p->st) != STORE_OK)
+		return SW_MEMORY_FAILURE;
+	err = pgp_clear(p);
 	if (err == STORE_OK)
 		err = pgp_put_rec(p, terminated_rec, &one, 1);
 	if (err != STORE_OK) {
@@ -137,7 +144,7 @@ static unsigned terminate(struct pgp *p, const struct apdu *cmd,
 	if (store_commit(p->st) != STORE_OK)
 		return SW_MEMORY_FAILURE;
 	p->terminated = true;
-	p->sig_count = p->sig_mark = 0;
+	p->sig_loaded = false;
 	pgp_forget_access(p);
 	return SW_OK;
 }

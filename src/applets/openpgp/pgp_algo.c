@@ -314,7 +314,9 @@ unsigned pgp_key_replace(struct pgp *p, enum pgp_slot slot,
 {
 	int err = store_begin(p->st);
 
-	if (err == STORE_OK && attr != NULL)
+	if (err != STORE_OK)
+		return SW_MEMORY_FAILURE;
+	if (attr != NULL)
 		err = pgp_put_do(p, (uint16_t)(PGP_DO_ATTR_SIG + slot), attr,
 				 attr_len);
 	if (err == STORE_OK)

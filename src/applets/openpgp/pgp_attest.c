@@ -36,11 +36,16 @@ static int ca_load(struct pgp *p, uint8_t priv[CRYPTO_EC_PRIV_MAX],
 	};
 	int err = pgp_get_rec(p, att_key_rec, priv, CRYPTO_EC_PRIV_MAX, &len);
 
-	if (err == STORE_OK && len == CRYPTO_EC_PRIV_MAX)
+	if (err == STORE_OK && len != CRYPTO_EC_PRIV_MAX)
+		err = STORE_CORRUPT;
+	if (err == STORE_OK)
 		err = pgp_get_rec(p, att_cert_rec, cert, ATT_CERT_MAX,
 				  cert_len);
-	if (err != STORE_NOT_FOUND)
+	if (err != STORE_NOT_FOUND) {
+		if (err != STORE_OK)
+			crypto_wipe(priv, CRYPTO_EC_PRIV_MAX);
 		return err;
+	}
 	snprintf(ou, sizeof(ou), "OpenPGP card %u", store_serial(p->st));
 	if (crypto_ec_generate(CRYPTO_P256, priv, &priv_len, pub, &pub_len) !=
 		    0 ||
@@ -51,15 +56,17 @@ static int ca_load(struct pgp *p, uint8_t priv[CRYPTO_EC_PRIV_MAX],
 		return STORE_IO;
 	}
 	err = store_begin(p->st);
-	if (err == STORE_OK)
-		err = pgp_put_rec(p, att_key_rec, priv, priv_len);
+	if (err != STORE_OK) {
+		free(der);
+		return err;
+	}
+	err = pgp_put_rec(p, att_key_rec, priv, priv_len);
 	if (err == STORE_OK)
 		err = pgp_put_rec(p, att_cert_rec, der, der_len);
-	if (err == STORE_OK) {
+	if (err == STORE_OK)
 		err = store_commit(p->st);
-	} else {
+	else
 		store_rollback(p->st);
-	}
 	memcpy(cert, der, der_len);
 	*cert_len = der_len;
 	free(der);
@@ -157,7 +164,9 @@ int pgp_report_attestation(void *state, struct wbuf *out)
 	char *pem;
 	int r;
 
-	if (p->terminated || pgp_attest_ca(p, &w) != STORE_OK)
+	if (p->terminated)
+		return 0; /* nothing to attest until ACTIVATE FILE */
+	if (pgp_attest_ca(p, &w) != STORE_OK)
 		return -1;
 	pem = crypto_x509_pem(cert, w.len);
 	if (pem == NULL)

@@ -166,6 +166,7 @@ static int put_constructed(struct pgp *p, uint16_t tag, struct wbuf *w,
 		err = STORE_INVALID;
 	if (err == STORE_OK)
 		wbuf_tlv(w, tag, buf, in.len);
+	crypto_wipe(buf, in.len);
 	return err;
 }
 
@@ -539,6 +540,9 @@ static unsigned put_special(struct pgp *p, uint16_t tag,
 {
 	int err;
 
+	if (tag != PGP_DO_PW_STATUS && tag != PGP_DO_RC &&
+	    tag != PGP_DO_AES_KEY)
+		return SW_REF_DATA_NOT_FOUND;
 	if (!p->pw3)
 		return SW_SECURITY_STATUS;
 	switch (tag) {

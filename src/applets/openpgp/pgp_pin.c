@@ -104,6 +104,15 @@ uint8_t pgp_pin_tries(struct pgp *p, enum pgp_pw pw)
 	return tries;
 }
 
+bool pgp_pin_blocked(struct pgp *p, enum pgp_pw pw)
+{
+	struct pin_record rec;
+	bool blocked = rec_load(p, pw, &rec) == STORE_OK && rec.tries == 0;
+
+	crypto_wipe(&rec, sizeof(rec));
+	return blocked;
+}
+
 int pgp_pin_is(struct pgp *p, enum pgp_pw pw, const char *pin)
 {
 	struct pin_record rec;
@@ -241,12 +250,11 @@ unsigned pgp_change_ref(struct pgp *p, const struct apdu *cmd,
 	old_len = pin_len(p, pw);
 	if (old_len == 0)
 		return SW_MEMORY_FAILURE;
-	if (cmd->lc > old_len &&
-	    !new_len_ok(p, pw, cmd->lc - old_len))
+	/* No room for a new PIN, or one of the wrong length: refused
+	 * before any comparison, no try spent. */
+	if (cmd->lc <= old_len || !new_len_ok(p, pw, cmd->lc - old_len))
 		return SW_WRONG_LENGTH;
-	/* Too short for old||new: compared as a wrong PIN. */
-	sw = pin_check(p, pw, cmd->data,
-		       cmd->lc > old_len ? old_len : cmd->lc);
+	sw = pin_check(p, pw, cmd->data, old_len);
 	if (sw != SW_OK) {
 		if (pw == PGP_PW3)
 			p->pw3 = false;
@@ -254,8 +262,6 @@ unsigned pgp_change_ref(struct pgp *p, const struct apdu *cmd,
 			p->pw1_sig = p->pw1_other = false;
 		return sw;
 	}
-	if (cmd->lc <= old_len)
-		return SW_WRONG_LENGTH;
 	if (pgp_pin_set(p, pw, cmd->data + old_len, cmd->lc - old_len) !=
 	    STORE_OK)
 		return SW_MEMORY_FAILURE;
@@ -280,15 +286,12 @@ unsigned pgp_reset_retry(struct pgp *p, const struct apdu *cmd,
 
 		if (rc_len == 0)
 			return SW_AUTH_BLOCKED;
-		if (cmd->lc > rc_len && !new_len_ok(p, PGP_PW1,
-						    cmd->lc - rc_len))
+		if (cmd->lc <= rc_len ||
+		    !new_len_ok(p, PGP_PW1, cmd->lc - rc_len))
 			return SW_WRONG_LENGTH;
-		sw = pin_check(p, PGP_RC, cmd->data,
-			       cmd->lc > rc_len ? rc_len : cmd->lc);
+		sw = pin_check(p, PGP_RC, cmd->data, rc_len);
 		if (sw != SW_OK)
 			return sw;
-		if (cmd->lc <= rc_len)
-			return SW_WRONG_LENGTH;
 		new_pin += rc_len;
 		new_len -= rc_len;
 	}

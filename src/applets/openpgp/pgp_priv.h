@@ -180,7 +180,9 @@ int pgp_del_rec(struct pgp *p, const char *name);
 int pgp_clear(struct pgp *p);
 /* Write the factory state (in the caller's transaction, if any). */
 int pgp_factory_init(struct pgp *p);
-bool pgp_is_initialized(struct pgp *p);
+/* STORE_OK once the factory state was written, STORE_NOT_FOUND before,
+ * else a store error. */
+int pgp_read_initialized(struct pgp *p);
 void pgp_aid(struct pgp *p, uint8_t aid[16]);
 extern const uint8_t pgp_hist_bytes[8];
 /* Signature counter. */
@@ -225,6 +227,9 @@ int pgp_pin_set(struct pgp *p, enum pgp_pw pw, const uint8_t *pin,
 		size_t len);
 /* Remaining tries (0 when blocked or not set). */
 uint8_t pgp_pin_tries(struct pgp *p, enum pgp_pw pw);
+/* True only when the PIN's record was read and has no tries left (a
+ * missing or unreadable record is not "blocked"). */
+bool pgp_pin_blocked(struct pgp *p, enum pgp_pw pw);
 /* 1 when pin matches without touching counters (status reports). */
 int pgp_pin_is(struct pgp *p, enum pgp_pw pw, const char *pin);
 /* Apply a new KDF-DO's PIN reset (PW3 verified, data validated). */

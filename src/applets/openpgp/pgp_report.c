@@ -56,8 +56,14 @@ void pgp_describe(const struct apdu *cmd, char *out, size_t cap)
 		break;
 	case PGP_INS_PUT_DATA:
 	case PGP_INS_PUT_DATA_ODD:
-		snprintf(out, cap, "%s %02X%02X (%zu bytes)", name, cmd->p1,
-			 cmd->p2, cmd->lc);
+		/* The length of a resetting code or AES key is a secret's. */
+		if (cmd->ins == PGP_INS_PUT_DATA && cmd->p1 == 0x00 &&
+		    (cmd->p2 == 0xD3 || cmd->p2 == 0xD5))
+			snprintf(out, cap, "%s %02X%02X", name, cmd->p1,
+				 cmd->p2);
+		else
+			snprintf(out, cap, "%s %02X%02X (%zu bytes)", name,
+				 cmd->p1, cmd->p2, cmd->lc);
 		break;
 	case PGP_INS_VERIFY:
 	case PGP_INS_CHANGE_REF:

@@ -87,12 +87,12 @@ int pgp_del_rec(struct pgp *p, const char *name)
 	return err == STORE_NOT_FOUND ? STORE_OK : err;
 }
 
-bool pgp_is_initialized(struct pgp *p)
+int pgp_read_initialized(struct pgp *p)
 {
 	uint8_t v[1];
 	size_t len;
 
-	return pgp_get_rec(p, init_rec, v, sizeof(v), &len) == STORE_OK;
+	return pgp_get_rec(p, init_rec, v, sizeof(v), &len);
 }
 
 /* Records that outlive a factory reset: the attestation CA, so that
@@ -138,9 +138,9 @@ int pgp_factory_init(struct pgp *p)
 		err = pgp_pin_set(p, PGP_PW3, (const uint8_t *)"12345678", 8);
 	if (err == STORE_OK)
 		err = pgp_put_rec(p, init_rec, &one, 1);
-	p->sig_count = 0;
-	p->sig_mark = 0;
-	p->sig_loaded = true;
+	/* Re-read the counter from the store next time: the caller's
+	 * transaction may still roll back. */
+	p->sig_loaded = false;
 	return err;
 }
 
@@ -244,15 +244,12 @@ int pgp_counter_bump(struct pgp *p)
 	return STORE_OK;
 }
 
+/* Written in the caller's transaction; memory follows the store on the
+ * next read, whether it commits or rolls back. */
 int pgp_counter_reset(struct pgp *p)
 {
-	int err = counter_write(p, 0, 0);
-
-	if (err == STORE_OK) {
-		p->sig_count = p->sig_mark = 0;
-		p->sig_loaded = true;
-	}
-	return err;
+	p->sig_loaded = false;
+	return counter_write(p, 0, 0);
 }
 
 void pgp_counter_flush(struct pgp *p)
