@@ -27,6 +27,9 @@ vkey: attach steps
   (127.0.0.1:35963). In another terminal:
     ykman --reader 'Virtual PCD 00 00' oath accounts list
     ykman --reader 'Virtual PCD 00 00' oath accounts add -o TOTP demo JBSWY3DPEHPK3PXP
+    gpg --card-status      # OpenPGP card; scdaemon needs disable-ccid in
+                           # ~/.gnupg/scdaemon.conf (then gpgconf --kill scdaemon)
+    pkcs15-tool --list-keys  # OpenSC (see docs/OPENPGP.md for opensc.conf)
     vkey status            # this key's state, through its control socket
     vkey touch             # approve a touch-required request
   Stop the key with Ctrl-C.
