@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../check.h"
+#include "../check_key.h"
 #include "applets/oath/oath.h"
 #include "services/crypto.h"
 #include "vkey/vkey.h"
@@ -16,8 +16,7 @@
 #define SW_OK 0x9000
 
 static struct vkey *key;
-static char dir[64];
-static char path[128];
+static struct check_key tk;
 static uint8_t resp[VKEY_APDU_MAX];
 static size_t resp_len;
 static uint8_t all[1 << 17]; /* a whole chained response */
@@ -36,41 +35,20 @@ static const uint8_t rfc_key64[] =
 
 /* --- harness ------------------------------------------------------------ */
 
-static void open_key(enum vkey_up_policy up)
-{
-	struct vkey_options opt = { .state_path = path,
-				    .up = up,
-				    .up_timeout_ms = 200 };
-	char err[256];
-
-	if (vkey_open(&key, &opt, err, sizeof(err)) != 0) {
-		fprintf(stderr, "vkey_open: %s\n", err);
-		exit(1);
-	}
-}
-
 static void begin(enum vkey_up_policy up)
 {
-	snprintf(dir, sizeof(dir), "/tmp/vkey-oath-XXXXXX");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	snprintf(path, sizeof(path), "%s/state.vkey", dir);
-	open_key(up);
+	key = check_key_begin(&tk, "oath", up);
 }
 
 static void end(void)
 {
-	vkey_close(key);
+	check_key_end(&tk);
 	key = NULL;
-	check_rmtree(dir);
 }
 
 static void reopen(enum vkey_up_policy up)
 {
-	vkey_close(key);
-	open_key(up);
+	key = check_key_reopen(&tk, up);
 }
 
 static unsigned sw_of(void)

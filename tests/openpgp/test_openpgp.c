@@ -17,7 +17,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "../check.h"
+#include "../check_key.h"
 #include "vkey/vkey.h"
 
 #define SW_OK 0x9000
@@ -26,8 +26,7 @@
 #define SW_UIF_DENIED 0x6985
 
 static struct vkey *key;
-static char dir[64];
-static char path[128];
+static struct check_key tk;
 static uint8_t resp[VKEY_APDU_MAX];
 static size_t resp_len;
 static uint8_t all[1 << 17]; /* a whole response after GET RESPONSE */
@@ -46,41 +45,20 @@ struct data {
 
 /* --- harness ------------------------------------------------------------ */
 
-static void open_key(enum vkey_up_policy up)
-{
-	struct vkey_options opt = { .state_path = path,
-				    .up = up,
-				    .up_timeout_ms = 200 };
-	char err[256];
-
-	if (vkey_open(&key, &opt, err, sizeof(err)) != 0) {
-		fprintf(stderr, "vkey_open: %s\n", err);
-		exit(1);
-	}
-}
-
 static void begin_up(enum vkey_up_policy up)
 {
-	snprintf(dir, sizeof(dir), "/tmp/vkey-pgp-XXXXXX");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	snprintf(path, sizeof(path), "%s/state.vkey", dir);
-	open_key(up);
+	key = check_key_begin(&tk, "pgp", up);
 }
 
 static void end(void)
 {
-	vkey_close(key);
+	check_key_end(&tk);
 	key = NULL;
-	check_rmtree(dir);
 }
 
 static void reopen(enum vkey_up_policy up)
 {
-	vkey_close(key);
-	open_key(up);
+	key = check_key_reopen(&tk, up);
 }
 
 static unsigned sw_of(void)
@@ -3206,16 +3184,14 @@ static void wrong_class_bytes(void)
 
 static void two_keys_are_independent(void)
 {
-	struct vkey *first;
-	char first_dir[64];
+	struct check_key first;
 	uint32_t s1;
 
 	begin();
 	admin();
 	CHECK_EQ(put_data(0x5B, "First", 5), SW_OK);
 	s1 = vkey_serial(key);
-	first = key;
-	memcpy(first_dir, dir, sizeof(dir));
+	first = tk;
 	begin();
 	CHECK(vkey_serial(key) != s1);
 	{
@@ -3226,8 +3202,8 @@ static void two_keys_are_independent(void)
 	}
 	CHECK_EQ(verify(0x83, NULL), 0x63C3);
 	end();
-	key = first;
-	memcpy(dir, first_dir, sizeof(dir));
+	tk = first;
+	key = tk.key;
 	CHECK_EQ(verify(0x83, NULL), SW_OK);
 	end();
 }
