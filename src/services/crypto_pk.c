@@ -437,18 +437,6 @@ out:
 	return r;
 }
 
-/* A one-off operation on an unprepared key. */
-static int rsa_once(const struct crypto_rsa_key *key, enum rsa_op op,
-		    int padding, const uint8_t *in, size_t in_len,
-		    uint8_t *out, size_t *out_len)
-{
-	struct crypto_rsa_prepared *k = crypto_rsa_prepare(key);
-	int r = rsa_private(k, op, padding, in, in_len, out, out_len);
-
-	crypto_rsa_prepared_free(k);
-	return r;
-}
-
 int crypto_rsa_prepared_sign_pkcs1(const struct crypto_rsa_prepared *k,
 				   const uint8_t *in, size_t in_len,
 				   uint8_t *sig, size_t *sig_len)
@@ -471,35 +459,44 @@ int crypto_rsa_prepared_decrypt_pkcs1(const struct crypto_rsa_prepared *k,
 			   out, out_len);
 }
 
+/* The one-off operations prepare a key for the one call. */
 int crypto_rsa_sign_pkcs1(const struct crypto_rsa_key *key,
 			  const uint8_t *in, size_t in_len, uint8_t *sig,
 			  size_t *sig_len)
 {
-	if (key == NULL || in_len == 0 || in_len + PKCS1_OVERHEAD > key->n_len)
-		return -1;
-	return rsa_once(key, RSA_OP_SIGN, RSA_PKCS1_PADDING, in, in_len, sig,
-			sig_len);
-}
+	struct crypto_rsa_prepared *k = crypto_rsa_prepare(key);
+	int r = crypto_rsa_prepared_sign_pkcs1(k, in, in_len, sig, sig_len);
 
-int crypto_rsa_private_raw(const struct crypto_rsa_key *key,
-			   const uint8_t *in, size_t in_len, uint8_t *out,
-			   size_t *out_len)
-{
-	/* OpenSSL rejects in >= n itself. */
-	if (key == NULL || in_len != key->n_len)
-		return -1;
-	return rsa_once(key, RSA_OP_DECRYPT, RSA_NO_PADDING, in, in_len, out,
-			out_len);
+	crypto_rsa_prepared_free(k);
+	return r;
 }
 
 int crypto_rsa_decrypt_pkcs1(const struct crypto_rsa_key *key,
 			     const uint8_t *in, size_t in_len, uint8_t *out,
 			     size_t *out_len)
 {
+	struct crypto_rsa_prepared *k = crypto_rsa_prepare(key);
+	int r = crypto_rsa_prepared_decrypt_pkcs1(k, in, in_len, out, out_len);
+
+	crypto_rsa_prepared_free(k);
+	return r;
+}
+
+int crypto_rsa_private_raw(const struct crypto_rsa_key *key,
+			   const uint8_t *in, size_t in_len, uint8_t *out,
+			   size_t *out_len)
+{
+	struct crypto_rsa_prepared *k;
+	int r;
+
+	/* OpenSSL rejects in >= n itself. */
 	if (key == NULL || in_len != key->n_len)
 		return -1;
-	return rsa_once(key, RSA_OP_DECRYPT, RSA_PKCS1_PADDING, in, in_len,
-			out, out_len);
+	k = crypto_rsa_prepare(key);
+	r = rsa_private(k, RSA_OP_DECRYPT, RSA_NO_PADDING, in, in_len, out,
+			out_len);
+	crypto_rsa_prepared_free(k);
+	return r;
 }
 
 int crypto_rsa_implicit_rejection(void)
