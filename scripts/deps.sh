@@ -12,6 +12,7 @@ sqlite3 procps
 qemu-system-x86 busybox-static cpio kmod fido2-tools libfido2-dev libccid
 opensc openssh-client tshark
 gnupg gpg-agent scdaemon
+yubico-piv-tool
 "
 
 missing=""

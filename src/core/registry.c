@@ -4,11 +4,13 @@
 #include "applets/fido/fido.h"
 #include "applets/oath/oath.h"
 #include "applets/openpgp/openpgp.h"
+#include "applets/piv/piv.h"
 
 const struct applet_ops *const applet_registry[] = {
 	&oath_applet,
 	&fido_applet,
 	&openpgp_applet,
+	&piv_applet,
 };
 
 const size_t applet_registry_len =

@@ -83,14 +83,43 @@ void crypto_wipe(void *p, size_t len)
 		OPENSSL_cleanse(p, len);
 }
 
+/* One pass of a block cipher over whole blocks, without padding. */
+static int cipher_blocks(const EVP_CIPHER *cipher, int encrypt,
+			 const uint8_t *key, const uint8_t *iv,
+			 const uint8_t *in, size_t len, uint8_t *out)
+{
+	size_t block = (size_t)EVP_CIPHER_get_block_size(cipher);
+	EVP_CIPHER_CTX *ctx = NULL;
+	int n = 0, r = -1;
+
+	if (key == NULL || block == 0 || len % block != 0 || len > INT_MAX ||
+	    (len != 0 && (in == NULL || out == NULL)))
+		goto out;
+	if (len == 0) {
+		r = 0;
+		goto out;
+	}
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_CipherInit_ex2(ctx, cipher, key, iv, encrypt ? 1 : 0,
+			       NULL) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1)
+		goto out;
+	/* Without padding and on whole blocks, Update writes everything. */
+	if (EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1 ||
+	    (size_t)n != len)
+		goto out;
+	r = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
+}
+
 int crypto_aes_cbc(int encrypt, const uint8_t *key, size_t key_len,
 		   const uint8_t iv[16], const uint8_t *in, size_t len,
 		   uint8_t *out)
 {
 	static const uint8_t zero_iv[AES_BLOCK];
 	const EVP_CIPHER *cipher;
-	EVP_CIPHER_CTX *ctx = NULL;
-	int n = 0, r = -1;
 
 	switch (key_len) {
 	case 16:
@@ -105,26 +134,32 @@ int crypto_aes_cbc(int encrypt, const uint8_t *key, size_t key_len,
 	default:
 		return -1;
 	}
-	if (key == NULL || len % AES_BLOCK != 0 || len > INT_MAX ||
-	    (len != 0 && (in == NULL || out == NULL)))
-		goto out;
-	if (len == 0) {
-		r = 0;
-		goto out;
+	return cipher_blocks(cipher, encrypt, key, iv != NULL ? iv : zero_iv,
+			     in, len, out);
+}
+
+int crypto_block_ecb(enum crypto_block alg, int encrypt, const uint8_t *key,
+		     const uint8_t *in, size_t len, uint8_t *out)
+{
+	const EVP_CIPHER *cipher;
+
+	switch (alg) {
+	case CRYPTO_BLOCK_3DES:
+		cipher = EVP_des_ede3_ecb();
+		break;
+	case CRYPTO_BLOCK_AES128:
+		cipher = EVP_aes_128_ecb();
+		break;
+	case CRYPTO_BLOCK_AES192:
+		cipher = EVP_aes_192_ecb();
+		break;
+	case CRYPTO_BLOCK_AES256:
+		cipher = EVP_aes_256_ecb();
+		break;
+	default:
+		return -1;
 	}
-	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_CipherInit_ex2(ctx, cipher, key, iv != NULL ? iv : zero_iv,
-			       encrypt ? 1 : 0, NULL) != 1 ||
-	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1)
-		goto out;
-	/* Without padding and on whole blocks, Update writes everything. */
-	if (EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1 ||
-	    (size_t)n != len)
-		goto out;
-	r = 0;
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	return r;
+	return cipher_blocks(cipher, encrypt, key, NULL, in, len, out);
 }
 
 int crypto_aes256_cbc(int encrypt, const uint8_t key[32],

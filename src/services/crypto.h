@@ -73,6 +73,16 @@ int crypto_aes256_cbc(int encrypt, const uint8_t key[32],
 int crypto_aes_cbc(int encrypt, const uint8_t *key, size_t key_len,
 		   const uint8_t iv[16], const uint8_t *in, size_t len,
 		   uint8_t *out);
+/* ECB over whole blocks (PIV management-key authentication): 3DES with a
+ * 24-byte key and 8-byte blocks, AES-128/192/256 with 16-byte blocks. */
+enum crypto_block {
+	CRYPTO_BLOCK_3DES = 1,
+	CRYPTO_BLOCK_AES128,
+	CRYPTO_BLOCK_AES192,
+	CRYPTO_BLOCK_AES256,
+};
+int crypto_block_ecb(enum crypto_block alg, int encrypt, const uint8_t *key,
+		     const uint8_t *in, size_t len, uint8_t *out);
 /* AES-256-GCM with a 12-byte nonce and a 16-byte tag. open returns -1
  * when the tag does not match (out is then wiped). */
 int crypto_aes256_gcm_seal(const uint8_t key[32], const uint8_t nonce[12],

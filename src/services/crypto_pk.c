@@ -482,19 +482,24 @@ int crypto_rsa_decrypt_pkcs1(const struct crypto_rsa_key *key,
 	return r;
 }
 
+int crypto_rsa_prepared_raw(const struct crypto_rsa_prepared *k,
+			    const uint8_t *in, size_t in_len, uint8_t *out,
+			    size_t *out_len)
+{
+	/* OpenSSL rejects in >= n itself. */
+	if (k == NULL || in_len != k->n_len)
+		return -1;
+	return rsa_private(k, RSA_OP_DECRYPT, RSA_NO_PADDING, in, in_len, out,
+			   out_len);
+}
+
 int crypto_rsa_private_raw(const struct crypto_rsa_key *key,
 			   const uint8_t *in, size_t in_len, uint8_t *out,
 			   size_t *out_len)
 {
-	struct crypto_rsa_prepared *k;
-	int r;
+	struct crypto_rsa_prepared *k = crypto_rsa_prepare(key);
+	int r = crypto_rsa_prepared_raw(k, in, in_len, out, out_len);
 
-	/* OpenSSL rejects in >= n itself. */
-	if (key == NULL || in_len != key->n_len)
-		return -1;
-	k = crypto_rsa_prepare(key);
-	r = rsa_private(k, RSA_OP_DECRYPT, RSA_NO_PADDING, in, in_len, out,
-			out_len);
 	crypto_rsa_prepared_free(k);
 	return r;
 }

@@ -86,13 +86,17 @@ void crypto_rsa_prepared_free(struct crypto_rsa_prepared *k);
 /* 1 when k was prepared from a key with key's modulus and exponent. */
 int crypto_rsa_prepared_is(const struct crypto_rsa_prepared *k,
 			   const struct crypto_rsa_key *key);
-/* As crypto_rsa_sign_pkcs1 and crypto_rsa_decrypt_pkcs1. */
+/* As crypto_rsa_sign_pkcs1, crypto_rsa_decrypt_pkcs1 and
+ * crypto_rsa_private_raw. */
 int crypto_rsa_prepared_sign_pkcs1(const struct crypto_rsa_prepared *k,
 				   const uint8_t *in, size_t in_len,
 				   uint8_t *sig, size_t *sig_len);
 int crypto_rsa_prepared_decrypt_pkcs1(const struct crypto_rsa_prepared *k,
 				      const uint8_t *in, size_t in_len,
 				      uint8_t *out, size_t *out_len);
+int crypto_rsa_prepared_raw(const struct crypto_rsa_prepared *k,
+			    const uint8_t *in, size_t in_len, uint8_t *out,
+			    size_t *out_len);
 
 /* 1 when crypto_rsa_decrypt_pkcs1 uses implicit rejection. */
 int crypto_rsa_implicit_rejection(void);

@@ -1,0 +1,163 @@
+/* The PIV applet's records in the state file: data objects keyed by
+ * their 3-byte id, named records for the PIN, PUK, management key and
+ * keys; the factory state. */
+#include <string.h>
+
+#include "applets/piv/piv_priv.h"
+#include "core/log.h"
+#include "services/crypto.h"
+
+static const char init_rec[] = "init";
+
+/* Records a RESET keeps: the attestation key and certificate, so that
+ * relying parties keep trusting the card. */
+static const char attest_key_rec[] = "key.f9";
+#define ATTEST_OBJ_KEY_LEN 3
+
+static void obj_key(uint32_t id, uint8_t k[3])
+{
+	k[0] = (uint8_t)(id >> 16);
+	k[1] = (uint8_t)(id >> 8);
+	k[2] = (uint8_t)id;
+}
+
+int piv_get_rec(struct piv *p, const char *name, uint8_t *buf, size_t cap,
+		size_t *len)
+{
+	uint8_t *val = NULL;
+	size_t val_len = 0;
+	int err = store_get(p->st, PIV_NS, name, strlen(name), &val, &val_len);
+
+	if (err != STORE_OK)
+		return err;
+	if (val_len > cap) {
+		store_free_value(val, val_len);
+		return STORE_CORRUPT;
+	}
+	if (val_len != 0)
+		memcpy(buf, val, val_len);
+	*len = val_len;
+	store_free_value(val, val_len);
+	return STORE_OK;
+}
+
+int piv_put_rec(struct piv *p, const char *name, const uint8_t *v,
+		size_t len)
+{
+	return store_put(p->st, PIV_NS, name, strlen(name), v, len);
+}
+
+int piv_del_rec(struct piv *p, const char *name)
+{
+	int err = store_del(p->st, PIV_NS, name, strlen(name));
+
+	return err == STORE_NOT_FOUND ? STORE_OK : err;
+}
+
+int piv_obj_get(struct piv *p, uint32_t id, uint8_t **val, size_t *len)
+{
+	uint8_t k[3];
+
+	obj_key(id, k);
+	return store_get(p->st, PIV_NS, k, sizeof(k), val, len);
+}
+
+int piv_obj_put(struct piv *p, uint32_t id, const uint8_t *v, size_t len)
+{
+	uint8_t k[3];
+
+	obj_key(id, k);
+	return store_put(p->st, PIV_NS, k, sizeof(k), v, len);
+}
+
+int piv_obj_del(struct piv *p, uint32_t id)
+{
+	uint8_t k[3];
+	int err;
+
+	obj_key(id, k);
+	err = store_del(p->st, PIV_NS, k, sizeof(k));
+	return err == STORE_NOT_FOUND ? STORE_OK : err;
+}
+
+int piv_read_initialized(struct piv *p)
+{
+	uint8_t v[1];
+	size_t len;
+
+	return piv_get_rec(p, init_rec, v, sizeof(v), &len);
+}
+
+/* Read a record to keep across the clear (NULL when absent). */
+static int keep_get(struct piv *p, const void *k, size_t k_len,
+		    uint8_t **val, size_t *len)
+{
+	int err = store_get(p->st, PIV_NS, k, k_len, val, len);
+
+	if (err == STORE_NOT_FOUND) {
+		*val = NULL;
+		*len = 0;
+		err = STORE_OK;
+	}
+	return err;
+}
+
+int piv_clear(struct piv *p)
+{
+	uint8_t cert_k[ATTEST_OBJ_KEY_LEN];
+	const void *keys[2] = { attest_key_rec, cert_k };
+	size_t key_lens[2] = { strlen(attest_key_rec), sizeof(cert_k) };
+	uint8_t *val[2] = { NULL, NULL };
+	size_t len[2] = { 0, 0 };
+	int err = STORE_OK;
+
+	obj_key(PIV_OBJ_ATTEST, cert_k);
+	piv_key_forget(p, 0);
+	for (size_t i = 0; i < 2 && err == STORE_OK; i++)
+		err = keep_get(p, keys[i], key_lens[i], &val[i], &len[i]);
+	if (err == STORE_OK)
+		err = store_clear(p->st, PIV_NS);
+	for (size_t i = 0; i < 2 && err == STORE_OK; i++)
+		if (val[i] != NULL)
+			err = store_put(p->st, PIV_NS, keys[i], key_lens[i],
+					val[i], len[i]);
+	for (size_t i = 0; i < 2; i++)
+		if (val[i] != NULL)
+			store_free_value(val[i], len[i]);
+	return err;
+}
+
+int piv_factory_init(struct piv *p)
+{
+	static const uint8_t one = 1;
+	int err;
+
+	err = piv_clear(p);
+	if (err == STORE_OK)
+		err = piv_pins_default(p, PIV_PW_TRIES, PIV_PW_TRIES);
+	if (err == STORE_OK)
+		err = piv_mgmt_default(p);
+	if (err == STORE_OK)
+		err = piv_attest_init(p);
+	if (err == STORE_OK)
+		err = piv_put_rec(p, init_rec, &one, 1);
+	return err;
+}
+
+int piv_factory_reset(struct piv *p)
+{
+	int err = store_begin(p->st);
+
+	if (err != STORE_OK)
+		return err;
+	err = piv_factory_init(p);
+	if (err != STORE_OK) {
+		store_rollback(p->st);
+		log_error("piv: factory reset failed: %s", store_strerror(err));
+	} else {
+		err = store_commit(p->st);
+	}
+	piv_forget_access(p);
+	p->touch_ms = 0;
+	return err;
+}
