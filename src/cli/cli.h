@@ -20,6 +20,7 @@ int cmd_status(int argc, char **argv);
 int cmd_oath(int argc, char **argv);
 int cmd_fido(int argc, char **argv);
 int cmd_openpgp(int argc, char **argv);
+int cmd_piv(int argc, char **argv);
 int cmd_attestation(int argc, char **argv);
 
 #endif

@@ -100,6 +100,12 @@ static int openpgp_list(struct vkey *key, char *out, size_t cap)
 
 static const struct report_kind report_openpgp = { "list openpgp",
 						   openpgp_list };
+static int piv_list(struct vkey *key, char *out, size_t cap)
+{
+	return vkey_report_list(key, "piv", out, cap);
+}
+
+static const struct report_kind report_piv = { "list piv", piv_list };
 static const struct report_kind report_attest = { "attestation",
 						  vkey_report_attestation };
 
@@ -194,6 +200,13 @@ static const char openpgp_usage[] =
 	"List the OpenPGP card's three keys: algorithm, origin (generated\n"
 	"on the card or imported) and fingerprint.\n";
 
+static const char piv_usage[] =
+	"usage: vkey piv list [--state PATH]\n"
+	"\n"
+	"List the PIV slots that hold a key: algorithm, origin (generated\n"
+	"on the card or imported), PIN and touch policy, and whether the\n"
+	"slot has a certificate.\n";
+
 /* vkey fido attestation MODE: a persisted setting, through the daemon or
  * on the state file. */
 static int fido_attestation(int argc, char **argv)
@@ -265,6 +278,11 @@ int cmd_openpgp(int argc, char **argv)
 {
 	return applet_list(argc, argv, "openpgp", openpgp_usage,
 			   &report_openpgp);
+}
+
+int cmd_piv(int argc, char **argv)
+{
+	return applet_list(argc, argv, "piv", piv_usage, &report_piv);
 }
 
 int cmd_fido(int argc, char **argv)

@@ -9,7 +9,7 @@
 static const char usage[] =
 	"usage: vkey COMMAND [OPTIONS]\n"
 	"\n"
-	"A virtual security key: FIDO2/U2F and OATH (OpenPGP, PIV to come).\n"
+	"A virtual security key: FIDO2/U2F, OATH, OpenPGP card and PIV.\n"
 	"\n"
 	"commands:\n"
 	"  serve       run a key and attach it (PC/SC through vpcd)\n"
@@ -19,6 +19,7 @@ static const char usage[] =
 	"  fido list   list a key's discoverable FIDO credentials\n"
 	"  openpgp list\n"
 	"              list the OpenPGP card's keys and fingerprints\n"
+	"  piv list    list the PIV slots that hold keys\n"
 	"  attestation export\n"
 	"              print the attestation CA a relying party should trust\n"
 	"\n"
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
 		return cmd_fido(argc - 1, argv + 1);
 	if (strcmp(cmd, "openpgp") == 0)
 		return cmd_openpgp(argc - 1, argv + 1);
+	if (strcmp(cmd, "piv") == 0)
+		return cmd_piv(argc - 1, argv + 1);
 	if (strcmp(cmd, "attestation") == 0)
 		return cmd_attestation(argc - 1, argv + 1);
 	fprintf(stderr, "vkey: unknown command '%s' (see vkey --help)\n", cmd);
