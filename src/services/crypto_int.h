@@ -4,6 +4,7 @@
 #define VKEY_CRYPTO_INT_H
 
 #include "services/crypto.h"
+#include "services/crypto_pk.h"
 
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -17,6 +18,15 @@ EVP_PKEY *crypto_pkey_priv(enum crypto_curve curve, const uint8_t *priv,
  * curve (uncompressed only for P-256). */
 EVP_PKEY *crypto_pkey_pub(enum crypto_curve curve, const uint8_t *pub,
 			  size_t pub_len);
+
+/* The OpenSSL keys of crypto_pk.h's private keys (the X.509 issuer of
+ * PIV attestations may be any of them): an RSA key (d and the CRT values
+ * recomputed from e, p, q), or a curve's scalar / Ed25519 seed
+ * (Weierstrass keys without the public point: enough to sign). NULL for
+ * an invalid key. Free with EVP_PKEY_free. */
+EVP_PKEY *crypto_pk_rsa_pkey(const struct crypto_rsa_key *key);
+EVP_PKEY *crypto_pk_ec_pkey(enum crypto_pk_curve curve, const uint8_t *priv,
+			    size_t priv_len);
 
 /* Q = d·G written as 04||X||Y (out_len = 1 + 2 × field size) on the
  * curve with OpenSSL's nid; d already range-checked. EC_POINT is not

@@ -687,6 +687,19 @@ out:
 	return pkey;
 }
 
+EVP_PKEY *crypto_pk_rsa_pkey(const struct crypto_rsa_key *key)
+{
+	return rsa_pkey_priv(key);
+}
+
+EVP_PKEY *crypto_pk_ec_pkey(enum crypto_pk_curve curve, const uint8_t *priv,
+			    size_t priv_len)
+{
+	const struct curve_info *ci = curve_get(curve);
+
+	return ci != NULL ? ec_pkey_priv(ci, priv, priv_len) : NULL;
+}
+
 /* NULL unless pub encodes a point on the curve (the EC import decodes
  * the point, which fails off the curve). Uncompressed points only. */
 static EVP_PKEY *ec_pkey_pub(const struct curve_info *ci, const uint8_t *pub,
