@@ -313,7 +313,7 @@ struct crypto_rsa_prepared *piv_key_prepared(struct piv *p, uint8_t slot,
 
 /* ---- Writing a slot ----------------------------------------------------- */
 
-/* Store k in slot (k NULL: empty the slot) in one transaction. */
+/* Store k in slot, replacing its key, in one transaction. */
 static unsigned slot_write(struct piv *p, uint8_t slot,
 			   const struct piv_key *k)
 {
@@ -321,7 +321,7 @@ static unsigned slot_write(struct piv *p, uint8_t slot,
 
 	if (err != STORE_OK)
 		return SW_MEMORY_FAILURE;
-	err = k != NULL ? piv_key_save(p, slot, k) : piv_key_delete(p, slot);
+	err = piv_key_save(p, slot, k);
 	if (err != STORE_OK) {
 		store_rollback(p->st);
 		return SW_MEMORY_FAILURE;

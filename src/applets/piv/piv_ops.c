@@ -200,7 +200,7 @@ static unsigned key_auth(struct piv *p, const struct apdu *cmd,
 	if (err != STORE_OK)
 		return err == STORE_NOT_FOUND ? SW_WRONG_DATA
 					      : SW_MEMORY_FAILURE;
-	snprintf(what, sizeof(what), "piv key %02x", cmd->p2);
+	snprintf(what, sizeof(what), "piv slot %02x", cmd->p2);
 	sw = SW_WRONG_DATA;
 	if (k.alg == cmd->p1 && ga_fits(&k, &req))
 		sw = piv_policy_check(p, &k, what);
