@@ -29,10 +29,10 @@ vkey: attach steps
     ykman --reader 'Virtual PCD 00 00' oath accounts add -o TOTP demo JBSWY3DPEHPK3PXP
     gpg --card-status      # OpenPGP card; scdaemon needs disable-ccid in
                            # ~/.gnupg/scdaemon.conf (then gpgconf --kill scdaemon)
-    pkcs15-tool --list-keys  # OpenSC (see docs/OPENPGP.md for opensc.conf)
+    OPENSC_DRIVER=openpgp pkcs15-tool --list-keys  # OpenSC on the OpenPGP card
     yubico-piv-tool -r 'Virtual PCD' -a status    # PIV (PIN 123456)
     ykman --reader 'Virtual PCD 00 00' piv info
-    OPENSC_DRIVER=PIV-II pkcs11-tool --module opensc-pkcs11.so -O  # OpenSC on PIV
+    pkcs11-tool --module opensc-pkcs11.so -O  # OpenSC (PIV by default)
     vkey status            # this key's state, through its control socket
     vkey touch             # approve a touch-required request
   Stop the key with Ctrl-C.

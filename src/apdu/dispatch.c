@@ -237,7 +237,8 @@ static unsigned gather_chain(struct dispatch *d, struct apdu *cmd)
 	cmd->cla = (uint8_t)(cmd->cla & 0xEF);
 	cmd->data = d->chain;
 	cmd->lc = d->chain_len;
-	cmd->extended = cmd->extended || d->chain_len > 255;
+	/* The last APDU's form decides Ne: a chain of short APDUs without
+	 * Le takes 256 bytes, the rest through GET RESPONSE. */
 	d->chain_active = 0; /* data stays until the command has run */
 	return 0;
 }

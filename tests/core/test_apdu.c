@@ -332,6 +332,35 @@ static void proprietary_class_chains_too(void)
 	CHECK_MEM(resp, "ctap", 4);
 }
 
+/* A chain of short APDUs stays short: an answer longer than 256 bytes
+ * goes out through 61xx and GET RESPONSE (libykpiv sends RSA-2048
+ * blocks this way with a 261-byte receive buffer). */
+static void long_chain_of_short_apdus_answers_in_pieces(void)
+{
+	uint8_t first[5 + 200], last[5 + 100];
+	unsigned sw;
+
+	select_echo();
+	memcpy(first, (const uint8_t[]){ 0x10, 0x02, 0x00, 0x00, 200 }, 5);
+	memcpy(last, (const uint8_t[]){ 0x00, 0x02, 0x00, 0x00, 100 }, 5);
+	for (size_t i = 0; i < 300; i++) {
+		if (i < 200)
+			first[5 + i] = (uint8_t)i;
+		else
+			last[5 + i - 200] = (uint8_t)i;
+	}
+	CHECK_EQ(send_raw(first, sizeof(first)), SW_OK);
+	sw = send_raw(last, sizeof(last));
+	CHECK_EQ(sw, 0x612C);
+	CHECK_EQ(resp_len, 258);
+	for (size_t i = 0; i < 256; i++)
+		CHECK_EQ(resp[i], (uint8_t)i);
+	CHECK_EQ(SEND(0x00, 0xC0, 0x00, 0x00, 0x00), SW_OK);
+	CHECK_EQ(resp_len, 46);
+	for (size_t i = 0; i < 44; i++)
+		CHECK_EQ(resp[i], (uint8_t)(256 + i));
+}
+
 static void chain_abandoned_by_other_command(void)
 {
 	select_echo();
@@ -405,6 +434,7 @@ int main(void)
 	RUN(extended_le_returns_everything);
 	RUN(command_chaining_gathers_data);
 	RUN(proprietary_class_chains_too);
+	RUN(long_chain_of_short_apdus_answers_in_pieces);
 	RUN(chain_abandoned_by_other_command);
 	RUN(chain_longer_than_limit_is_6700);
 	RUN(power_off_deselects);

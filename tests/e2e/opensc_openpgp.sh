@@ -413,13 +413,15 @@ stop_vkey() {
 # the reader passes extended APDUs and assumes 255/256 bytes; a CCID
 # reader reports its size (dwMaxAPDUDataSize). Say it here, as the
 # opensc.conf manual suggests for such readers (see check_gen_short_reader
-# for what happens without it).
+# for what happens without it). card_drivers = openpgp: the card also
+# answers the PIV AID, and OpenSC 0.23 tries its PIV-II driver first.
 opensc_conf() {
 	local limits=${1:-}
 	cat >"$TMP/opensc.conf" <<EOF
 app default {
 	debug = ${VKEY_OPENSC_DEBUG:-0};
 	debug_file = $TMP/opensc-debug.log;
+	card_drivers = openpgp;
 	reader_driver pcsc {
 		$limits
 	}

@@ -139,12 +139,11 @@ static void piv_deselect(void *state)
 	piv_forget_access(state);
 }
 
+/* A cached touch outlives a card reset (every yubico-piv-tool and ykman
+ * run ends with one), as a YubiKey's touch timer does. */
 static void piv_power_off(void *state)
 {
-	struct piv *p = state;
-
-	piv_forget_access(p);
-	p->touch_ms = 0;
+	piv_forget_access(state);
 }
 
 static unsigned get_version(struct piv *p, const struct apdu *cmd,
