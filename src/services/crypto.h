@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "services/crypto_pk.h" /* the X.509 issuer's key types */
+
 enum crypto_md {
 	CRYPTO_SHA1 = 1,
 	CRYPTO_SHA256,
@@ -100,8 +102,21 @@ int crypto_hkdf_sha256(const uint8_t *salt, size_t salt_len,
 		       size_t out_len);
 
 /* X.509 certificates for attestation. The subject key is given by its
- * public key; the issuer signs with its private key (ECDSA P-256 with
- * SHA-256). issuer_cert NULL makes a self-signed certificate. */
+ * public key; the issuer signs with its private key. issuer_cert NULL
+ * makes a self-signed certificate, whose subject key must then be the
+ * issuer's own. */
+
+/* An extension the request adds as is, non-critical: oid in dotted
+ * decimal, value the extnValue's content (the bytes inside its OCTET
+ * STRING, not wrapped again). */
+struct crypto_cert_ext {
+	const char *oid;
+	const uint8_t *value;
+	size_t len;
+};
+#define CRYPTO_CERT_EXT_MAX 16     /* extensions per request */
+#define CRYPTO_CERT_EXT_LEN_MAX 1024
+
 struct crypto_cert_req {
 	const char *c;           /* subject country, e.g. "US" */
 	const char *o;           /* organization */
@@ -112,16 +127,40 @@ struct crypto_cert_req {
 				  * extension (1.3.6.1.4.1.45724.1.1.4), or NULL */
 	uint64_t serial;         /* certificate serial number, non-zero */
 	unsigned days;           /* validity from now */
+	int issuer_validity;     /* instead of days: the issuer certificate's
+				  * notBefore and notAfter (not self-signed) */
+	const struct crypto_cert_ext *ext; /* n_ext extra extensions, each
+				  * OID at most once in the certificate */
+	size_t n_ext;
 };
 
-/* *der is malloc'd; free with free(). Returns 0 or -1. */
+/* The key that signs: ECDSA on P-256 with SHA-256, on P-384 with
+ * SHA-384, pure Ed25519 (curve and its private scalar or seed), or
+ * RSA-2048 to 4096 with PKCS#1 v1.5 and SHA-256 (curve 0 and rsa). */
+struct crypto_issuer {
+	enum crypto_pk_curve curve;
+	const uint8_t *priv;
+	size_t priv_len;
+	const struct crypto_rsa_key *rsa;
+};
+
+/* Issue a certificate for the subject key given as a DER
+ * SubjectPublicKeyInfo (see crypto_pk.h) under issuer and its
+ * certificate (any certificate of the issuer's key), or self-signed. *der is
+ * malloc'd; free with free(). Returns 0 or -1. */
+int crypto_x509_issue_by(const struct crypto_cert_req *req,
+			 const uint8_t *spki, size_t spki_len,
+			 const struct crypto_issuer *issuer,
+			 const uint8_t *issuer_cert, size_t issuer_cert_len,
+			 uint8_t **der, size_t *der_len);
+/* crypto_x509_issue_by with a P-256 issuer key, for a P-256 subject key
+ * given as its point (crypto_x509_issue) or for any subject key
+ * (crypto_x509_issue_spki). */
 int crypto_x509_issue(const struct crypto_cert_req *req,
 		      const uint8_t *subject_pub, size_t subject_pub_len,
 		      const uint8_t *issuer_priv, size_t issuer_priv_len,
 		      const uint8_t *issuer_cert, size_t issuer_cert_len,
 		      uint8_t **der, size_t *der_len);
-/* As crypto_x509_issue, for a subject key of any type given as a DER
- * SubjectPublicKeyInfo (see crypto_pk.h); the issuer is P-256. */
 int crypto_x509_issue_spki(const struct crypto_cert_req *req,
 			   const uint8_t *spki, size_t spki_len,
 			   const uint8_t *issuer_priv, size_t issuer_priv_len,
