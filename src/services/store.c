@@ -1035,6 +1035,26 @@ void store_free_value(uint8_t *val, size_t val_len)
 	free(val);
 }
 
+int store_get_into(struct store *st, const char *ns, const void *key,
+		   size_t key_len, uint8_t *buf, size_t cap, size_t *len)
+{
+	uint8_t *val = NULL;
+	size_t val_len = 0;
+	int err = store_get(st, ns, key, key_len, &val, &val_len);
+
+	if (err != STORE_OK)
+		return err;
+	if (val_len > cap) {
+		err = STORE_CORRUPT;
+	} else {
+		if (val_len != 0)
+			memcpy(buf, val, val_len);
+		*len = val_len;
+	}
+	store_free_value(val, val_len);
+	return err;
+}
+
 int store_put(struct store *st, const char *ns, const void *key,
 	      size_t key_len, const void *val, size_t val_len)
 {

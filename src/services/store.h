@@ -49,6 +49,10 @@ const uint8_t *store_device_secret(const struct store *st);
 int store_get(struct store *st, const char *ns, const void *key,
 	      size_t key_len, uint8_t **val, size_t *val_len);
 void store_free_value(uint8_t *val, size_t val_len);
+/* store_get into the caller's buffer: STORE_CORRUPT when the value is
+ * longer than cap (the applet's records have fixed bounds). */
+int store_get_into(struct store *st, const char *ns, const void *key,
+		   size_t key_len, uint8_t *buf, size_t cap, size_t *len);
 int store_put(struct store *st, const char *ns, const void *key,
 	      size_t key_len, const void *val, size_t val_len);
 /* STORE_NOT_FOUND when there was nothing to delete. */

@@ -18,21 +18,7 @@ static const char ctr_rec[] = "counter";
 static int get_into(struct pgp *p, const void *k, size_t k_len, uint8_t *buf,
 		    size_t cap, size_t *len)
 {
-	uint8_t *val = NULL;
-	size_t val_len = 0;
-	int err = store_get(p->st, PGP_NS, k, k_len, &val, &val_len);
-
-	if (err != STORE_OK)
-		return err;
-	if (val_len > cap) {
-		store_free_value(val, val_len);
-		return STORE_CORRUPT;
-	}
-	if (val_len != 0)
-		memcpy(buf, val, val_len);
-	*len = val_len;
-	store_free_value(val, val_len);
-	return STORE_OK;
+	return store_get_into(p->st, PGP_NS, k, k_len, buf, cap, len);
 }
 
 static void tag_key(uint16_t tag, uint8_t k[2])

@@ -244,7 +244,6 @@ static unsigned piv_process(void *state, const struct apdu *cmd,
 {
 	struct piv *p = state;
 	piv_handler_fn fn = handler_of(cmd->ins);
-	unsigned sw;
 
 	if ((cmd->cla & ~0x10u) != 0x00)
 		return SW_CLA_NOT_SUPPORTED;
@@ -257,17 +256,8 @@ static unsigned piv_process(void *state, const struct apdu *cmd,
 		crypto_wipe(p->mgmt_expect, sizeof(p->mgmt_expect));
 		p->mgmt_expect_len = 0;
 	}
-	sw = fn(p, cmd, resp);
-	if (sw != SW_OK) {
-		/* An error carries no data, not even half an answer. */
-		crypto_wipe(resp->p, resp->len);
-		resp->len = 0;
-	} else if (resp->overflow) {
-		crypto_wipe(resp->p, resp->cap);
-		resp->len = 0;
-		sw = SW_UNKNOWN;
-	}
-	return sw;
+	/* The dispatcher drops the data of an error or an overflow. */
+	return fn(p, cmd, resp);
 }
 
 static int piv_factory(void *state)

@@ -24,21 +24,8 @@ static void obj_key(uint32_t id, uint8_t k[3])
 int piv_get_rec(struct piv *p, const char *name, uint8_t *buf, size_t cap,
 		size_t *len)
 {
-	uint8_t *val = NULL;
-	size_t val_len = 0;
-	int err = store_get(p->st, PIV_NS, name, strlen(name), &val, &val_len);
-
-	if (err != STORE_OK)
-		return err;
-	if (val_len > cap) {
-		store_free_value(val, val_len);
-		return STORE_CORRUPT;
-	}
-	if (val_len != 0)
-		memcpy(buf, val, val_len);
-	*len = val_len;
-	store_free_value(val, val_len);
-	return STORE_OK;
+	return store_get_into(p->st, PIV_NS, name, strlen(name), buf, cap,
+			      len);
 }
 
 int piv_put_rec(struct piv *p, const char *name, const uint8_t *v,
