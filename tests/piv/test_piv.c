@@ -1684,6 +1684,14 @@ static void verify_good_wrong_status_and_forget(void)
 	/* eight characters are fine; seven bytes of PIN + FF too */
 	CHECK_EQ(verify("12345678"), 0x63C2);
 	pin_ok();
+	/* a wrong PIN forgets an earlier verification (ISO 7816-4) */
+	CHECK_EQ(verify(NULL), SW_OK);
+	CHECK_EQ(verify("111111"), 0x63C2);
+	CHECK_EQ(verify(NULL), 0x63C2);
+	pin_ok();
+	CHECK_EQ(change_pin("111111", "222222"), 0x63C2);
+	CHECK_EQ(verify(NULL), 0x63C2);
+	pin_ok();
 	end();
 }
 
