@@ -126,9 +126,9 @@ int wbuf_u32be(struct wbuf *w, uint32_t v)
 	return wbuf_put(w, b, 4);
 }
 
-int wbuf_tlv(struct wbuf *w, uint16_t tag, const void *p, size_t n)
+/* Tag and length of a TLV into h (5 bytes); 0 when n is too long. */
+static size_t tlv_head(uint16_t tag, size_t n, uint8_t h[5])
 {
-	uint8_t h[5];
 	size_t hl = 0;
 
 	if (tag > 0xFF)
@@ -144,13 +144,33 @@ int wbuf_tlv(struct wbuf *w, uint16_t tag, const void *p, size_t n)
 		h[hl++] = (uint8_t)(n >> 8);
 		h[hl++] = (uint8_t)n;
 	} else {
+		return 0;
+	}
+	return hl;
+}
+
+size_t tlv_size(uint16_t tag, size_t n)
+{
+	uint8_t h[5];
+
+	return tlv_head(tag, n, h) + n;
+}
+
+int wbuf_tlv_header(struct wbuf *w, uint16_t tag, size_t n)
+{
+	uint8_t h[5];
+	size_t hl = tlv_head(tag, n, h);
+
+	if (hl == 0 || wbuf_room(w) < hl + n) {
 		w->overflow = true;
 		return -1;
 	}
-	if (wbuf_room(w) < hl + n) {
-		w->overflow = true;
+	return wbuf_put(w, h, hl);
+}
+
+int wbuf_tlv(struct wbuf *w, uint16_t tag, const void *p, size_t n)
+{
+	if (wbuf_tlv_header(w, tag, n) != 0)
 		return -1;
-	}
-	wbuf_put(w, h, hl);
 	return wbuf_put(w, p, n);
 }

@@ -53,6 +53,15 @@ int rbuf_sub(struct rbuf *r, size_t n, struct rbuf *sub);
  * truncated input. */
 int rbuf_tlv(struct rbuf *r, uint16_t *tag, struct rbuf *value);
 
+/* Skip the leading zero bytes of a big-endian integer. */
+static inline void bytes_strip_zeros(const uint8_t **v, size_t *len)
+{
+	while (*len > 0 && **v == 0) {
+		(*v)++;
+		(*len)--;
+	}
+}
+
 static inline struct wbuf wbuf_init(uint8_t *p, size_t cap)
 {
 	struct wbuf w = { p, cap, 0, false };
@@ -71,5 +80,10 @@ int wbuf_u32be(struct wbuf *w, uint32_t v);
 int wbuf_put(struct wbuf *w, const void *p, size_t n);
 /* Tag (one byte, or two if > 0xFF), length (short or 81/82 form), value. */
 int wbuf_tlv(struct wbuf *w, uint16_t tag, const void *p, size_t n);
+/* Only the tag and length of a TLV whose n-byte value the caller writes
+ * next (nested templates); fails unless the whole TLV fits. */
+int wbuf_tlv_header(struct wbuf *w, uint16_t tag, size_t n);
+/* Bytes of a TLV with an n-byte value as wbuf_tlv writes it. */
+size_t tlv_size(uint16_t tag, size_t n);
 
 #endif

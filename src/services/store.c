@@ -1035,6 +1035,32 @@ void store_free_value(uint8_t *val, size_t val_len)
 	free(val);
 }
 
+int store_clear_keeping(struct store *st, const char *ns,
+			const struct store_key *keep, size_t n)
+{
+	uint8_t *val[STORE_KEEP_MAX] = { NULL };
+	size_t len[STORE_KEEP_MAX] = { 0 };
+	int err = n <= STORE_KEEP_MAX ? STORE_OK : STORE_INVALID;
+
+	for (size_t i = 0; i < n && err == STORE_OK; i++) {
+		err = store_get(st, ns, keep[i].key, keep[i].len, &val[i],
+				&len[i]);
+		if (err == STORE_NOT_FOUND) {
+			val[i] = NULL;
+			err = STORE_OK;
+		}
+	}
+	if (err == STORE_OK)
+		err = store_clear(st, ns);
+	for (size_t i = 0; i < n && err == STORE_OK; i++)
+		if (val[i] != NULL)
+			err = store_put(st, ns, keep[i].key, keep[i].len,
+					val[i], len[i]);
+	for (size_t i = 0; i < n && i < STORE_KEEP_MAX; i++)
+		store_free_value(val[i], len[i]);
+	return err;
+}
+
 int store_get_into(struct store *st, const char *ns, const void *key,
 		   size_t key_len, uint8_t *buf, size_t cap, size_t *len)
 {

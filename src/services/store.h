@@ -72,6 +72,16 @@ int store_foreach_prefix(struct store *st, const char *ns,
 			 store_each_fn cb, void *arg);
 /* Delete every record of ns (applet reset). */
 int store_clear(struct store *st, const char *ns);
+/* Clear a namespace but the records named in keep (at most
+ * STORE_KEEP_MAX; absent ones are skipped): an applet's factory reset
+ * that keeps its attestation key. Use inside a transaction. */
+#define STORE_KEEP_MAX 4
+struct store_key {
+	const void *key;
+	size_t len;
+};
+int store_clear_keeping(struct store *st, const char *ns,
+			const struct store_key *keep, size_t n);
 
 /* Group several changes into one transaction (not nestable). begin,
  * commit and rollback come from one thread; other threads block until

@@ -21,6 +21,8 @@
 #include <openssl/x509v3.h>
 
 #include "../check_key.h"
+#include "core/key.h"
+#include "services/store.h"
 #include "vkey/vkey.h"
 
 #define SW_OK 0x9000
@@ -3153,6 +3155,111 @@ static void attest_needs_a_usable_issuer(void)
 	end();
 }
 
+/* A bad host point is found before the policies: no touch asked, no
+ * PIN-always verification spent. */
+static void bad_ecdh_point_spends_no_policy(void)
+{
+	struct pub k, x;
+	uint8_t bad[65], zero[32] = { 0 };
+
+	begin_up(VKEY_UP_DENY);
+	CHECK_EQ(select_piv(), SW_OK);
+	admin();
+	CHECK_EQ(generate(0x9D, ALG_P256, PIN_NEVER, TOUCH_ALWAYS, &k), SW_OK);
+	CHECK_EQ(generate(0x9A, ALG_P256, PIN_ALWAYS, TOUCH_NEVER, &k), SW_OK);
+	CHECK_EQ(generate(0x82, ALG_X25519, PIN_ALWAYS, TOUCH_NEVER, &x),
+		 SW_OK);
+	bad[0] = 0x04;
+	memset(bad + 1, 0x11, 64); /* not on the curve */
+	/* touch always under deny: 6A80, not the touch refusal */
+	CHECK_EQ(use_key(ALG_P256, 0x9D, 0x85, bad, sizeof(bad)),
+		 SW_BAD_DATA);
+	/* PIN always: the bad point leaves the verification for a use */
+	pin_ok();
+	CHECK_EQ(use_key(ALG_P256, 0x9A, 0x85, bad, sizeof(bad)),
+		 SW_BAD_DATA);
+	CHECK_EQ(use_key(ALG_X25519, 0x82, 0x85, zero, sizeof(zero)),
+		 SW_BAD_DATA);
+	CHECK(sign_ok(0x9A, &k));
+	CHECK_EQ(use_key(ALG_P256, 0x9A, 0x81, "0123456789abcdef", 16),
+		 SW_SECURITY);
+	end();
+}
+
+/* A refused touch leaves a PIN-always verification for the next try. */
+static void refused_touch_keeps_pin_always(void)
+{
+	struct toucher t;
+	struct pub k;
+
+	begin_up(VKEY_UP_PROMPT);
+	CHECK_EQ(select_piv(), SW_OK);
+	admin();
+	CHECK_EQ(generate(0x9C, ALG_P256, PIN_ALWAYS, TOUCH_ALWAYS, &k), SW_OK);
+	pin_ok();
+	/* no touch comes: the prompt times out */
+	CHECK_EQ(use_key(ALG_P256, 0x9C, 0x81, "0123456789abcdef", 16),
+		 SW_CONDITIONS);
+	toucher_start(&t);
+	CHECK(sign_ok(0x9C, &k));
+	CHECK(toucher_join(&t));
+	CHECK_EQ(use_key(ALG_P256, 0x9C, 0x81, "0123456789abcdef", 16),
+		 SW_SECURITY);
+	end();
+}
+
+/* Damaged records: a key can be deleted, ATTEST says 6581 for a damaged
+ * F9 key, and RESET (PIN and PUK blocked) makes a new F9 key. */
+static void damaged_records(void)
+{
+	static const uint8_t junk[3] = { 1, 2, 3 };
+	struct pub k;
+	X509 *ca;
+
+	begin();
+	admin();
+	CHECK_EQ(generate(0x9A, ALG_P256, 0, 0, &k), SW_OK);
+	CHECK_EQ(store_put(vkey_store(key), "piv", "key.9a", 6, junk, 3),
+		 STORE_OK);
+	CHECK_EQ(cmd(0xF6, 0x9C, 0x9A, NULL, 0), 0x6581);
+	CHECK_EQ(cmd(0xF6, 0xFF, 0x9A, NULL, 0), SW_OK);
+	CHECK_EQ(get_metadata(0x9A), SW_NO_KEY);
+	CHECK_EQ(generate(0x9A, ALG_P256, 0, 0, &k), SW_OK);
+	CHECK_EQ(store_put(vkey_store(key), "piv", "key.f9", 6, junk, 3),
+		 STORE_OK);
+	CHECK_EQ(cmd(0xF9, 0x9A, 0x00, NULL, 0), 0x6581);
+	block_pin();
+	block_puk();
+	CHECK_EQ(cmd(0xFB, 0x00, 0x00, NULL, 0), SW_OK);
+	pin_ok();
+	admin();
+	CHECK_EQ(generate(0x9A, ALG_P256, 0, 0, &k), SW_OK);
+	ca = attestation_ca();
+	CHECK(ca != NULL);
+	if (ca != NULL)
+		attestation_ok(0x9A, &k, ca, PIN_ONCE, TOUCH_NEVER);
+	X509_free(ca);
+	end();
+}
+
+/* Any failed management-key step ends the authentication. */
+static void failed_mgmt_step_clears_authentication(void)
+{
+	static const uint8_t bad_len[] = { 0x7C, 0x06, 0x80, 0x04, 1, 2, 3, 4 };
+	struct pub k;
+
+	begin();
+	admin();
+	CHECK_EQ(cmd(0x87, ALG_3DES, 0x9B, bad_len, sizeof(bad_len)),
+		 SW_BAD_DATA);
+	CHECK_EQ(generate(0x9A, ALG_P256, 0, 0, &k), SW_SECURITY);
+	admin();
+	CHECK_EQ(cmd(0x87, ALG_AES128, 0x9B, bad_len, sizeof(bad_len)),
+		 SW_BAD_P1P2);
+	CHECK_EQ(generate(0x9A, ALG_P256, 0, 0, &k), SW_SECURITY);
+	end();
+}
+
 int main(void)
 {
 	RUN(select_answers_property_template);
@@ -3206,6 +3313,10 @@ int main(void)
 	RUN(attest_refuses_imported_keys);
 	RUN(attest_with_imported_attestation_key);
 	RUN(attest_needs_a_usable_issuer);
+	RUN(bad_ecdh_point_spends_no_policy);
+	RUN(refused_touch_keeps_pin_always);
+	RUN(damaged_records);
+	RUN(failed_mgmt_step_clears_authentication);
 	EVP_PKEY_free(rsa1024.k);
 	EVP_PKEY_free(rsa2048.k);
 	return CHECK_DONE();

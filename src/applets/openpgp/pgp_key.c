@@ -157,14 +157,6 @@ static int import_parse(const uint8_t *data, size_t len, struct import *im)
 	return rbuf_left(&vals) == 0 && total > 0 ? 0 : -1;
 }
 
-static void strip_zeros(const uint8_t **v, size_t *len)
-{
-	while (*len > 0 && **v == 0) {
-		(*v)++;
-		(*len)--;
-	}
-}
-
 static int import_rsa(const struct import *im, struct pgp_key *k)
 {
 	const uint8_t *v[IMP_COUNT];
@@ -184,7 +176,7 @@ static int import_rsa(const struct import *im, struct pgp_key *k)
 		return -1;
 	for (int i = 0; i < IMP_COUNT; i++)
 		if (v[i] != NULL)
-			strip_zeros(&v[i], &len[i]);
+			bytes_strip_zeros(&v[i], &len[i]);
 	if (len[IMP_E] == 0 || len[IMP_E] > 4 || len[IMP_P] != half ||
 	    len[IMP_Q] != half)
 		return -1;
@@ -221,7 +213,7 @@ static int import_ec(const struct import *im, struct pgp_key *k)
 	for (int i = IMP_E; i < IMP_COUNT; i++)
 		if (i != IMP_P && i != IMP_PUB && im->v[i] != NULL)
 			return -1;
-	strip_zeros(&d, &d_len);
+	bytes_strip_zeros(&d, &d_len);
 	if (d_len == 0 || d_len > fs)
 		return -1;
 	memset(k->ec_priv, 0, fs);

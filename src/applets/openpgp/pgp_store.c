@@ -83,32 +83,14 @@ int pgp_read_initialized(struct pgp *p)
 
 /* Records that outlive a factory reset: the attestation CA, so that
  * relying parties keep trusting the card. */
-static const char *const kept[] = { "att.key", "att.cert" };
+static const struct store_key kept[] = { { "att.key", 7 },
+					 { "att.cert", 8 } };
 
 int pgp_clear(struct pgp *p)
 {
-	uint8_t *val[2] = { NULL, NULL };
-	size_t len[2] = { 0, 0 };
-	int err = STORE_OK;
-
 	pgp_key_forget(p, -1);
-	for (size_t i = 0; i < 2 && err == STORE_OK; i++) {
-		err = store_get(p->st, PGP_NS, kept[i], strlen(kept[i]),
-				&val[i], &len[i]);
-		if (err == STORE_NOT_FOUND) {
-			val[i] = NULL;
-			err = STORE_OK;
-		}
-	}
-	if (err == STORE_OK)
-		err = store_clear(p->st, PGP_NS);
-	for (size_t i = 0; i < 2 && err == STORE_OK; i++)
-		if (val[i] != NULL)
-			err = pgp_put_rec(p, kept[i], val[i], len[i]);
-	for (size_t i = 0; i < 2; i++)
-		if (val[i] != NULL)
-			store_free_value(val[i], len[i]);
-	return err;
+	return store_clear_keeping(p->st, PGP_NS, kept,
+				   sizeof(kept) / sizeof(kept[0]));
 }
 
 /* Everything not written here reads as its default (pgp_data.c). */

@@ -4,6 +4,7 @@
 #include "applets/piv/piv.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "apdu/sw.h"
@@ -79,14 +80,64 @@ bool piv_touch(struct piv *p, const char *what)
 	return true;
 }
 
+void piv_mgmt_abandon(struct piv *p)
+{
+	p->mgmt_step = 0;
+	crypto_wipe(p->mgmt_expect, sizeof(p->mgmt_expect));
+	p->mgmt_expect_len = 0;
+}
+
 void piv_forget_access(struct piv *p)
 {
 	p->pin_ok = false;
 	p->pin_always = false;
 	p->mgmt_ok = false;
-	p->mgmt_step = 0;
-	crypto_wipe(p->mgmt_expect, sizeof(p->mgmt_expect));
-	p->mgmt_expect_len = 0;
+	piv_mgmt_abandon(p);
+}
+
+int piv_dyn_auth_parse(const uint8_t *data, size_t len,
+		       struct piv_dyn_auth *q)
+{
+	struct rbuf in = rbuf_init(data, len), tmpl, v, *slot;
+	uint16_t tag;
+	unsigned bit;
+
+	memset(q, 0, sizeof(*q));
+	if (rbuf_tlv(&in, &tag, &tmpl) != 0 || tag != PIV_TAG_DYN_AUTH ||
+	    rbuf_left(&in) != 0)
+		return -1;
+	while (rbuf_left(&tmpl) > 0) {
+		if (rbuf_tlv(&tmpl, &tag, &v) != 0)
+			return -1;
+		switch (tag) {
+		case PIV_TAG_WITNESS:
+			bit = PIV_DA_WITNESS, slot = &q->witness;
+			break;
+		case PIV_TAG_CHALLENGE:
+			bit = PIV_DA_CHALLENGE, slot = &q->challenge;
+			break;
+		case PIV_TAG_RESPONSE:
+			bit = PIV_DA_RESPONSE, slot = &q->response;
+			break;
+		case PIV_TAG_EXPONENT:
+			bit = PIV_DA_EXPONENT, slot = &q->exponent;
+			break;
+		default:
+			return -1;
+		}
+		if ((q->seen & bit) != 0)
+			return -1;
+		q->seen |= bit;
+		*slot = v;
+	}
+	return 0;
+}
+
+void piv_dyn_auth_put(struct wbuf *r, uint8_t tag, const uint8_t *v,
+		      size_t len)
+{
+	if (wbuf_tlv_header(r, PIV_TAG_DYN_AUTH, tlv_size(tag, len)) == 0)
+		wbuf_tlv(r, tag, v, len);
 }
 
 static int piv_create(struct vkey *key, void **state)
@@ -251,11 +302,8 @@ static unsigned piv_process(void *state, const struct apdu *cmd,
 		return SW_INS_NOT_SUPPORTED;
 	/* A management-key exchange is two GENERAL AUTHENTICATEs in a row:
 	 * anything else in between abandons it. */
-	if (cmd->ins != PIV_INS_GENERAL_AUTH && p->mgmt_step != 0) {
-		p->mgmt_step = 0;
-		crypto_wipe(p->mgmt_expect, sizeof(p->mgmt_expect));
-		p->mgmt_expect_len = 0;
-	}
+	if (cmd->ins != PIV_INS_GENERAL_AUTH)
+		piv_mgmt_abandon(p);
 	/* The dispatcher drops the data of an error or an overflow. */
 	return fn(p, cmd, resp);
 }

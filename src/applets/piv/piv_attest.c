@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "apdu/sw.h"
+#include "core/log.h"
 #include "applets/piv/piv_priv.h"
 #include "services/crypto.h"
 
@@ -202,7 +203,13 @@ int piv_attest_init(struct piv *p)
 	memset(&k, 0, sizeof(k));
 	err = piv_key_load(p, PIV_SLOT_ATTEST, &k);
 	piv_key_wipe(&k);
-	if (err == STORE_NOT_FOUND)
+	/* A record that was read but does not parse can never sign again:
+	 * the factory state the user asked for gets a new attestation key
+	 * (a read error still fails, so it never replaces a good key). */
+	if (err == STORE_CORRUPT)
+		log_error("piv: the attestation key record is damaged: making "
+			  "a new attestation key");
+	if (err == STORE_NOT_FOUND || err == STORE_CORRUPT)
 		return f9_make(p);
 	return err; /* present (kept with its certificate), or unreadable */
 }
@@ -253,14 +260,18 @@ static unsigned subject_load(struct piv *p, uint8_t slot, struct piv_key *k)
 }
 
 /* The F9 key and its certificate: 6985 when either is missing or the
- * object holds no usable certificate. */
+ * object holds no usable certificate, 6581 for a damaged key record. */
 static unsigned issuer_load(struct piv *p, struct piv_key *f9,
 			    struct f9_cert *ca)
 {
 	int err = piv_key_load(p, PIV_SLOT_ATTEST, f9);
 
-	if (err == STORE_OK)
-		err = f9_cert_load(p, ca);
+	if (err == STORE_NOT_FOUND)
+		return SW_CONDITIONS_NOT_SATISFIED;
+	if (err != STORE_OK)
+		return SW_MEMORY_FAILURE; /* unreadable or damaged */
+	err = f9_cert_load(p, ca);
+	/* No container, or none with a usable certificate. */
 	if (err == STORE_NOT_FOUND || err == STORE_CORRUPT)
 		return SW_CONDITIONS_NOT_SATISFIED;
 	return err == STORE_OK ? SW_OK : SW_MEMORY_FAILURE;

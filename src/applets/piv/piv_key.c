@@ -59,7 +59,8 @@ static size_t curve_pub_len(enum crypto_pk_curve curve)
 	return fs != 0 ? 1 + 2 * fs : 0;
 }
 
-uint8_t piv_slot_default_pin_policy(uint8_t slot)
+/* The default PIN policy of a slot. */
+static uint8_t slot_default_pin_policy(uint8_t slot)
 {
 	switch (slot) {
 	case PIV_SLOT_SIGN:
@@ -362,9 +363,15 @@ static int policy_tlv(uint16_t tag, struct rbuf *v, struct policy_req *pol)
 static void policy_apply(const struct policy_req *pol, uint8_t slot,
 			 struct piv_key *k)
 {
+	/* ATTEST asks for neither PIN nor touch: F9 says so. */
+	if (slot == PIV_SLOT_ATTEST) {
+		k->pin_policy = PIV_PIN_NEVER;
+		k->touch_policy = PIV_TOUCH_NEVER;
+		return;
+	}
 	k->pin_policy = pol->pin != PIV_PIN_DEFAULT
 				? pol->pin
-				: piv_slot_default_pin_policy(slot);
+				: slot_default_pin_policy(slot);
 	k->touch_policy = pol->touch != PIV_TOUCH_DEFAULT ? pol->touch
 							  : PIV_TOUCH_NEVER;
 }
@@ -500,14 +507,6 @@ static unsigned import_mask(enum crypto_pk_curve curve)
 	}
 }
 
-static void strip_zeros(const uint8_t **v, size_t *len)
-{
-	while (*len > 0 && **v == 0) {
-		(*v)++;
-		(*len)--;
-	}
-}
-
 static int import_rsa(const struct import_req *im, unsigned bits,
 		      struct crypto_rsa_key *rsa)
 {
@@ -518,7 +517,7 @@ static int import_rsa(const struct import_req *im, unsigned bits,
 	for (int i = 0; i < 5; i++) {
 		v[i] = im->v[i];
 		len[i] = im->len[i];
-		strip_zeros(&v[i], &len[i]);
+		bytes_strip_zeros(&v[i], &len[i]);
 		if (len[i] == 0 || len[i] > CRYPTO_RSA_HALF_MAX)
 			return -1;
 	}
@@ -603,6 +602,8 @@ static unsigned move(struct piv *p, uint8_t to, uint8_t from)
 	if (err != STORE_OK)
 		return SW_MEMORY_FAILURE;
 	err = piv_key_load(p, from, &k);
+	if (err == STORE_CORRUPT && to == 0xFF)
+		err = STORE_OK; /* a damaged key can still be deleted */
 	if (err == STORE_OK && to != 0xFF)
 		err = piv_key_save(p, to, &k);
 	if (err == STORE_OK)

@@ -115,63 +115,6 @@ static int mgmt_block(const struct mgmt_key *k, int encrypt,
 
 /* ---- GENERAL AUTHENTICATE 9B ------------------------------------- */
 
-/* The dynamic authentication template 7C { [80] [81] [82] }. */
-#define SEEN_WITNESS   0x1u
-#define SEEN_CHALLENGE 0x2u
-#define SEEN_RESPONSE  0x4u
-
-struct auth_req {
-	unsigned seen;
-	struct rbuf witness, challenge, response;
-};
-
-static int auth_parse(const uint8_t *data, size_t len, struct auth_req *q)
-{
-	struct rbuf in = rbuf_init(data, len), tmpl, v;
-	uint16_t tag;
-	unsigned bit;
-
-	memset(q, 0, sizeof(*q));
-	if (rbuf_tlv(&in, &tag, &tmpl) != 0 || tag != PIV_TAG_DYN_AUTH ||
-	    rbuf_left(&in) != 0)
-		return -1;
-	while (rbuf_left(&tmpl) > 0) {
-		if (rbuf_tlv(&tmpl, &tag, &v) != 0)
-			return -1;
-		if (tag == PIV_TAG_WITNESS) {
-			bit = SEEN_WITNESS;
-			q->witness = v;
-		} else if (tag == PIV_TAG_CHALLENGE) {
-			bit = SEEN_CHALLENGE;
-			q->challenge = v;
-		} else if (tag == PIV_TAG_RESPONSE) {
-			bit = SEEN_RESPONSE;
-			q->response = v;
-		} else {
-			return -1;
-		}
-		if ((q->seen & bit) != 0)
-			return -1;
-		q->seen |= bit;
-	}
-	return 0;
-}
-
-/* Answer 7C { tag block }. */
-static void put_dyn_auth(struct wbuf *r, uint8_t tag, const uint8_t *v,
-			 size_t len)
-{
-	uint8_t inner[2 + MGMT_BLOCK_MAX];
-	struct wbuf w = wbuf_init(inner, sizeof(inner));
-
-	wbuf_tlv(&w, tag, v, len);
-	if (w.overflow)
-		r->overflow = true;
-	else
-		wbuf_tlv(r, PIV_TAG_DYN_AUTH, inner, w.len);
-	crypto_wipe(inner, sizeof(inner));
-}
-
 /* First step: remember a random block and send it, encrypted (mutual,
  * 80) or plain (external, 81). */
 static unsigned auth_start(struct piv *p, const struct mgmt_key *k,
@@ -193,7 +136,7 @@ static unsigned auth_start(struct piv *p, const struct mgmt_key *k,
 	}
 	p->mgmt_alg = k->alg;
 	p->mgmt_expect_len = n;
-	put_dyn_auth(r, tag, out, n);
+	piv_dyn_auth_put(r, tag, out, n);
 	sw = SW_OK;
 out:
 	if (sw != SW_OK)
@@ -217,9 +160,7 @@ static void take_pending(struct piv *p, struct pending *pd)
 	pd->alg = p->mgmt_alg;
 	pd->len = p->mgmt_expect_len;
 	memcpy(pd->expect, p->mgmt_expect, sizeof(pd->expect));
-	p->mgmt_step = 0;
-	p->mgmt_expect_len = 0;
-	crypto_wipe(p->mgmt_expect, sizeof(p->mgmt_expect));
+	piv_mgmt_abandon(p);
 }
 
 /* Whether pd is the given step of an exchange under k. */
@@ -243,11 +184,11 @@ static unsigned auth_grant(struct piv *p, const struct mgmt_key *k)
 /* Mutual, second step: 80 <decrypted witness> [81 <host challenge>]. */
 static unsigned auth_mutual(struct piv *p, const struct mgmt_key *k,
 			    const struct pending *pd,
-			    const struct auth_req *q, struct wbuf *r)
+			    const struct piv_dyn_auth *q, struct wbuf *r)
 {
 	size_t n = alg_block_len(k->alg);
 	uint8_t out[MGMT_BLOCK_MAX];
-	bool has_challenge = (q->seen & SEEN_CHALLENGE) != 0;
+	bool has_challenge = (q->seen & PIV_DA_CHALLENGE) != 0;
 	unsigned sw = SW_SECURITY_STATUS;
 
 	if (q->witness.len != n || (has_challenge && q->challenge.len != n))
@@ -260,7 +201,7 @@ static unsigned auth_mutual(struct piv *p, const struct mgmt_key *k,
 	else
 		sw = auth_grant(p, k);
 	if (sw == SW_OK && has_challenge)
-		put_dyn_auth(r, PIV_TAG_RESPONSE, out, n);
+		piv_dyn_auth_put(r, PIV_TAG_RESPONSE, out, n);
 	crypto_wipe(out, sizeof(out));
 	return sw;
 }
@@ -268,7 +209,7 @@ static unsigned auth_mutual(struct piv *p, const struct mgmt_key *k,
 /* External, second step: 82 <our challenge encrypted>. */
 static unsigned auth_external(struct piv *p, const struct mgmt_key *k,
 			      const struct pending *pd,
-			      const struct auth_req *q)
+			      const struct piv_dyn_auth *q)
 {
 	size_t n = alg_block_len(k->alg);
 	uint8_t want[MGMT_BLOCK_MAX];
@@ -287,18 +228,18 @@ static unsigned auth_external(struct piv *p, const struct mgmt_key *k,
 }
 
 static unsigned auth_step(struct piv *p, const struct mgmt_key *k,
-			  const struct pending *pd, const struct auth_req *q,
+			  const struct pending *pd, const struct piv_dyn_auth *q,
 			  struct wbuf *r)
 {
 	unsigned s = q->seen;
 
-	if (s == SEEN_WITNESS && q->witness.len == 0)
+	if (s == PIV_DA_WITNESS && q->witness.len == 0)
 		return auth_start(p, k, PIV_TAG_WITNESS, r);
-	if (s == SEEN_CHALLENGE && q->challenge.len == 0)
+	if (s == PIV_DA_CHALLENGE && q->challenge.len == 0)
 		return auth_start(p, k, PIV_TAG_CHALLENGE, r);
-	if (s == SEEN_WITNESS || s == (SEEN_WITNESS | SEEN_CHALLENGE))
+	if (s == PIV_DA_WITNESS || s == (PIV_DA_WITNESS | PIV_DA_CHALLENGE))
 		return auth_mutual(p, k, pd, q, r);
-	if (s == SEEN_RESPONSE)
+	if (s == PIV_DA_RESPONSE)
 		return auth_external(p, k, pd, q);
 	return SW_WRONG_DATA;
 }
@@ -308,7 +249,7 @@ unsigned piv_mgmt_auth(struct piv *p, const struct apdu *cmd,
 {
 	struct pending pd;
 	struct mgmt_key k;
-	struct auth_req q;
+	struct piv_dyn_auth q;
 	unsigned sw;
 
 	take_pending(p, &pd);
@@ -316,12 +257,13 @@ unsigned piv_mgmt_auth(struct piv *p, const struct apdu *cmd,
 		sw = SW_MEMORY_FAILURE;
 	else if (cmd->p1 != k.alg)
 		sw = SW_WRONG_P1P2;
-	else if (auth_parse(cmd->data, cmd->lc, &q) != 0)
+	else if (piv_dyn_auth_parse(cmd->data, cmd->lc, &q) != 0)
 		sw = SW_WRONG_DATA;
 	else
 		sw = auth_step(p, &k, &pd, &q, r);
-	/* A failed proof (or a refused touch) ends the authentication. */
-	if (sw == SW_SECURITY_STATUS || sw == SW_CONDITIONS_NOT_SATISFIED)
+	/* Any failed step (a wrong proof, a refused touch, a malformed or
+	 * mismatched command) ends the authentication. */
+	if (sw != SW_OK)
 		p->mgmt_ok = false;
 	crypto_wipe(&k, sizeof(k));
 	crypto_wipe(&pd, sizeof(pd));

@@ -10,7 +10,9 @@
 
 /* ---- Policies --------------------------------------------------------- */
 
-static unsigned pin_check(struct piv *p, uint8_t policy)
+/* Whether the PIN policy lets the key be used now (PIN always: a VERIFY
+ * since the last use, spent only once the use goes ahead). */
+static unsigned pin_check(const struct piv *p, uint8_t policy)
 {
 	switch (policy) {
 	case PIV_PIN_NEVER:
@@ -18,11 +20,7 @@ static unsigned pin_check(struct piv *p, uint8_t policy)
 	case PIV_PIN_ONCE:
 		return p->pin_ok ? SW_OK : SW_SECURITY_STATUS;
 	case PIV_PIN_ALWAYS:
-		if (!p->pin_ok || !p->pin_always)
-			return SW_SECURITY_STATUS;
-		/* One use per VERIFY. */
-		p->pin_always = false;
-		return SW_OK;
+		return p->pin_ok && p->pin_always ? SW_OK : SW_SECURITY_STATUS;
 	default:
 		return SW_SECURITY_STATUS;
 	}
@@ -52,13 +50,17 @@ static unsigned touch_check(struct piv *p, uint8_t policy, const char *what)
 	}
 }
 
-unsigned piv_policy_check(struct piv *p, const struct piv_key *k,
-			  const char *what)
+/* PIN, then touch; a refused touch leaves a PIN-always verification
+ * for the next try. */
+static unsigned policy_check(struct piv *p, const struct piv_key *k,
+			     const char *what)
 {
 	unsigned sw = pin_check(p, k->pin_policy);
 
 	if (sw == SW_OK)
 		sw = touch_check(p, k->touch_policy, what);
+	if (sw == SW_OK && k->pin_policy == PIV_PIN_ALWAYS)
+		p->pin_always = false; /* one use per VERIFY */
 	return sw;
 }
 
@@ -71,53 +73,24 @@ struct ga_req {
 	bool ecdh; /* 85: the host's point */
 };
 
-#define GA_RESPONSE 0x1u
-#define GA_CHALLENGE 0x2u
-#define GA_EXPONENT 0x4u
-
-static unsigned ga_bit(uint16_t tag)
-{
-	switch (tag) {
-	case PIV_TAG_RESPONSE:
-		return GA_RESPONSE;
-	case PIV_TAG_CHALLENGE:
-		return GA_CHALLENGE;
-	case PIV_TAG_EXPONENT:
-		return GA_EXPONENT;
-	default:
-		return 0;
-	}
-}
-
 static int ga_parse(const uint8_t *data, size_t len, struct ga_req *req)
 {
-	struct rbuf r = rbuf_init(data, len), body, v;
-	unsigned seen = 0, bit;
-	uint16_t tag;
+	struct piv_dyn_auth q;
 
 	memset(req, 0, sizeof(*req));
-	if (rbuf_tlv(&r, &tag, &body) != 0 || tag != PIV_TAG_DYN_AUTH ||
-	    rbuf_left(&r) != 0)
+	if (piv_dyn_auth_parse(data, len, &q) != 0 ||
+	    rbuf_left(&q.response) != 0)
 		return -1;
-	while (rbuf_left(&body) > 0) {
-		if (rbuf_tlv(&body, &tag, &v) != 0)
-			return -1;
-		bit = ga_bit(tag);
-		if (bit == 0 || (seen & bit) != 0)
-			return -1;
-		seen |= bit;
-		if (bit == GA_RESPONSE) {
-			if (rbuf_left(&v) != 0)
-				return -1;
-			continue;
-		}
-		req->data = rbuf_cur(&v);
-		req->len = rbuf_left(&v);
+	if (q.seen == (PIV_DA_RESPONSE | PIV_DA_CHALLENGE)) {
+		req->data = rbuf_cur(&q.challenge);
+		req->len = rbuf_left(&q.challenge);
+	} else if (q.seen == (PIV_DA_RESPONSE | PIV_DA_EXPONENT)) {
+		req->data = rbuf_cur(&q.exponent);
+		req->len = rbuf_left(&q.exponent);
+		req->ecdh = true;
+	} else {
+		return -1;
 	}
-	if (seen != (GA_RESPONSE | GA_CHALLENGE) &&
-	    seen != (GA_RESPONSE | GA_EXPONENT))
-		return -1;
-	req->ecdh = (seen & GA_EXPONENT) != 0;
 	return 0;
 }
 
@@ -169,20 +142,6 @@ static unsigned ga_run(struct piv *p, uint8_t slot, const struct piv_key *k,
 	return err == 0 ? SW_OK : SW_UNKNOWN;
 }
 
-/* 7C { 82 <result> } */
-static void put_result(struct wbuf *r, const uint8_t *res, size_t len)
-{
-	uint8_t inner[CRYPTO_RSA_MAX + 8];
-	struct wbuf in = wbuf_init(inner, sizeof(inner));
-
-	wbuf_tlv(&in, PIV_TAG_RESPONSE, res, len);
-	if (in.overflow)
-		r->overflow = true;
-	else
-		wbuf_tlv(r, PIV_TAG_DYN_AUTH, inner, in.len);
-	crypto_wipe(inner, sizeof(inner));
-}
-
 static unsigned key_auth(struct piv *p, const struct apdu *cmd,
 			 struct wbuf *r)
 {
@@ -202,12 +161,18 @@ static unsigned key_auth(struct piv *p, const struct apdu *cmd,
 					      : SW_MEMORY_FAILURE;
 	snprintf(what, sizeof(what), "piv slot %02x", cmd->p2);
 	sw = SW_WRONG_DATA;
-	if (k.alg == cmd->p1 && ga_fits(&k, &req))
-		sw = piv_policy_check(p, &k, what);
+	if (k.alg == cmd->p1 && ga_fits(&k, &req)) {
+		/* Only the derivation tells a bad host point: derive before
+		 * the policies, answer after them. */
+		sw = req.ecdh ? ga_run(p, cmd->p2, &k, &req, out, &out_len)
+			      : SW_OK;
+		if (sw == SW_OK)
+			sw = policy_check(p, &k, what);
+		if (sw == SW_OK && !req.ecdh)
+			sw = ga_run(p, cmd->p2, &k, &req, out, &out_len);
+	}
 	if (sw == SW_OK)
-		sw = ga_run(p, cmd->p2, &k, &req, out, &out_len);
-	if (sw == SW_OK)
-		put_result(r, out, out_len);
+		piv_dyn_auth_put(r, PIV_TAG_RESPONSE, out, out_len);
 	piv_key_wipe(&k);
 	crypto_wipe(out, sizeof(out));
 	return sw;
@@ -219,9 +184,7 @@ unsigned piv_general_auth(struct piv *p, const struct apdu *cmd,
 	if (cmd->p2 == PIV_REF_MGMT)
 		return piv_mgmt_auth(p, cmd, r);
 	/* Any other command abandons a management-key exchange. */
-	p->mgmt_step = 0;
-	crypto_wipe(p->mgmt_expect, sizeof(p->mgmt_expect));
-	p->mgmt_expect_len = 0;
+	piv_mgmt_abandon(p);
 	/* The attestation key signs attestations only: signing a host's
 	 * hash with it would let anyone forge one. */
 	if (cmd->p2 == PIV_SLOT_ATTEST || piv_slot_index(cmd->p2) < 0)

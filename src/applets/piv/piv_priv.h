@@ -171,6 +171,25 @@ bool piv_touch(struct piv *p, const char *what);
 /* Forget PIN verification, management key authentication and any
  * exchange in progress (deselect, power off, reset). */
 void piv_forget_access(struct piv *p);
+/* End a management-key exchange in progress (any other command). */
+void piv_mgmt_abandon(struct piv *p);
+
+/* GENERAL AUTHENTICATE's dynamic authentication template
+ * 7C { 80 witness, 81 challenge, 82 response, 85 exponentiation }: each
+ * tag at most once, nothing else, nothing after the template. */
+#define PIV_DA_WITNESS   0x1u
+#define PIV_DA_CHALLENGE 0x2u
+#define PIV_DA_RESPONSE  0x4u
+#define PIV_DA_EXPONENT  0x8u
+struct piv_dyn_auth {
+	unsigned seen; /* PIV_DA_* */
+	struct rbuf witness, challenge, response, exponent;
+};
+int piv_dyn_auth_parse(const uint8_t *data, size_t len,
+		       struct piv_dyn_auth *q);
+/* Answer 7C { tag v }. */
+void piv_dyn_auth_put(struct wbuf *r, uint8_t tag, const uint8_t *v,
+		      size_t len);
 
 /* ---- piv_store.c: records --------------------------------------- */
 
@@ -185,11 +204,6 @@ int piv_del_rec(struct piv *p, const char *name);
 int piv_obj_get(struct piv *p, uint32_t id, uint8_t **val, size_t *len);
 int piv_obj_put(struct piv *p, uint32_t id, const uint8_t *v, size_t len);
 int piv_obj_del(struct piv *p, uint32_t id);
-/* Delete every record but the attestation key and its certificate
- * (in the caller's transaction). */
-int piv_clear(struct piv *p);
-/* Write the factory state (in the caller's transaction, if any). */
-int piv_factory_init(struct piv *p);
 /* STORE_OK once the factory state was written, STORE_NOT_FOUND before,
  * else a store error. */
 int piv_read_initialized(struct piv *p);
@@ -258,8 +272,6 @@ void piv_key_wipe(struct piv_key *k);
 /* True for an RSA algorithm; the curve of an EC one (0 for RSA). */
 bool piv_alg_is_rsa(uint8_t alg);
 enum crypto_pk_curve piv_alg_curve(uint8_t alg);
-/* The default PIN policy of a slot. */
-uint8_t piv_slot_default_pin_policy(uint8_t slot);
 /* The public key as TLVs 81/82 (RSA) or 86 (EC), without 7F49. */
 void piv_key_public(const struct piv_key *k, struct wbuf *w);
 /* DER SubjectPublicKeyInfo of k's public key (malloc'd). */
@@ -284,9 +296,6 @@ unsigned piv_key_metadata(struct piv *p, uint8_t slot, struct wbuf *r);
  * with the other slots under their PIN and touch policies. */
 unsigned piv_general_auth(struct piv *p, const struct apdu *cmd,
 			  struct wbuf *r);
-/* PIN and touch policy of k for one use: SW_OK or the refusal. */
-unsigned piv_policy_check(struct piv *p, const struct piv_key *k,
-			  const char *what);
 
 /* ---- piv_attest.c ------------------------------------------------- */
 

@@ -46,14 +46,17 @@ static void object_text(const struct apdu *cmd, char *out, size_t cap)
 		snprintf(out + 2 * i, cap - 2 * i, "%02X", cmd->data[2 + i]);
 }
 
+/* From P2 and the template's tags, never its values (a management-key
+ * step carries the witness). */
 static const char *ga_kind(const struct apdu *cmd)
 {
-	/* The template's tags only: 7C LL 80|81|82|85 ... */
-	for (size_t i = 2; i + 1 < cmd->lc && i < 8; i++)
-		if (cmd->data[i] == PIV_TAG_EXPONENT)
-			return "key agreement";
+	struct piv_dyn_auth q;
+
 	if (cmd->p2 == PIV_REF_MGMT)
 		return "management key";
+	if (piv_dyn_auth_parse(cmd->data, cmd->lc, &q) == 0 &&
+	    (q.seen & PIV_DA_EXPONENT) != 0)
+		return "key agreement";
 	return "private-key operation";
 }
 

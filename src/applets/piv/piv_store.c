@@ -12,7 +12,6 @@ static const char init_rec[] = "init";
 /* Records a RESET keeps: the attestation key and certificate, so that
  * relying parties keep trusting the card. */
 static const char attest_key_rec[] = "key.f9";
-#define ATTEST_OBJ_KEY_LEN 3
 
 static void obj_key(uint32_t id, uint8_t k[3])
 {
@@ -75,46 +74,25 @@ int piv_read_initialized(struct piv *p)
 	return piv_get_rec(p, init_rec, v, sizeof(v), &len);
 }
 
-/* Read a record to keep across the clear (NULL when absent). */
-static int keep_get(struct piv *p, const void *k, size_t k_len,
-		    uint8_t **val, size_t *len)
+/* Delete every record but the attestation key and its certificate
+ * (in the caller's transaction). */
+static int piv_clear(struct piv *p)
 {
-	int err = store_get(p->st, PIV_NS, k, k_len, val, len);
+	static const uint8_t cert_k[3] = { (uint8_t)(PIV_OBJ_ATTEST >> 16),
+					   (uint8_t)(PIV_OBJ_ATTEST >> 8),
+					   (uint8_t)PIV_OBJ_ATTEST };
+	const struct store_key keep[] = {
+		{ attest_key_rec, sizeof(attest_key_rec) - 1 },
+		{ cert_k, sizeof(cert_k) },
+	};
 
-	if (err == STORE_NOT_FOUND) {
-		*val = NULL;
-		*len = 0;
-		err = STORE_OK;
-	}
-	return err;
-}
-
-int piv_clear(struct piv *p)
-{
-	uint8_t cert_k[ATTEST_OBJ_KEY_LEN];
-	const void *keys[2] = { attest_key_rec, cert_k };
-	size_t key_lens[2] = { strlen(attest_key_rec), sizeof(cert_k) };
-	uint8_t *val[2] = { NULL, NULL };
-	size_t len[2] = { 0, 0 };
-	int err = STORE_OK;
-
-	obj_key(PIV_OBJ_ATTEST, cert_k);
 	piv_key_forget(p, 0);
-	for (size_t i = 0; i < 2 && err == STORE_OK; i++)
-		err = keep_get(p, keys[i], key_lens[i], &val[i], &len[i]);
-	if (err == STORE_OK)
-		err = store_clear(p->st, PIV_NS);
-	for (size_t i = 0; i < 2 && err == STORE_OK; i++)
-		if (val[i] != NULL)
-			err = store_put(p->st, PIV_NS, keys[i], key_lens[i],
-					val[i], len[i]);
-	for (size_t i = 0; i < 2; i++)
-		if (val[i] != NULL)
-			store_free_value(val[i], len[i]);
-	return err;
+	return store_clear_keeping(p->st, PIV_NS, keep,
+				   sizeof(keep) / sizeof(keep[0]));
 }
 
-int piv_factory_init(struct piv *p)
+/* Write the factory state (in the caller's transaction). */
+static int piv_factory_init(struct piv *p)
 {
 	static const uint8_t one = 1;
 	int err;
