@@ -7,6 +7,7 @@
 #include "apdu/sw.h"
 #include "applets/openpgp/pgp_priv.h"
 #include "services/crypto.h"
+#include "services/pin.h"
 
 static const char *const pin_rec[PGP_PW_COUNT] = { "pw1", "rc", "pw3" };
 
@@ -14,33 +15,15 @@ static const char *const pin_rec[PGP_PW_COUNT] = { "pw1", "rc", "pw3" };
 struct pin_record {
 	uint8_t tries;
 	uint8_t len;
-	uint8_t salt[PGP_PIN_SALT];
-	uint8_t mac[PGP_PIN_MAC];
+	struct pin_secret secret;
 };
-#define PIN_REC_LEN (2 + PGP_PIN_SALT + PGP_PIN_MAC)
+#define PIN_REC_LEN (2 + PIN_SALT + PIN_MAC)
 
 static const uint8_t min_len[PGP_PW_COUNT] = { 6, 8, 8 };
 
 #define KDF_ALG_NONE 0x00
 #define KDF_ALG_S2K  0x03
 #define KDF_HASH_MAX 64
-
-static int pin_mac(struct pgp *p, const uint8_t salt[PGP_PIN_SALT],
-		   const uint8_t *pin, size_t len, uint8_t mac[PGP_PIN_MAC])
-{
-	uint8_t msg[PGP_PIN_SALT + PGP_PW_MAX];
-	int r;
-
-	if (len > PGP_PW_MAX)
-		return -1;
-	memcpy(msg, salt, PGP_PIN_SALT);
-	if (len != 0)
-		memcpy(msg + PGP_PIN_SALT, pin, len);
-	r = crypto_hmac(CRYPTO_SHA256, store_device_secret(p->st),
-			STORE_DEVICE_SECRET_LEN, msg, PGP_PIN_SALT + len, mac);
-	crypto_wipe(msg, sizeof(msg));
-	return r;
-}
 
 static int rec_load(struct pgp *p, enum pgp_pw pw, struct pin_record *rec)
 {
@@ -53,8 +36,8 @@ static int rec_load(struct pgp *p, enum pgp_pw pw, struct pin_record *rec)
 	if (err == STORE_OK) {
 		rec->tries = buf[0];
 		rec->len = buf[1];
-		memcpy(rec->salt, buf + 2, PGP_PIN_SALT);
-		memcpy(rec->mac, buf + 2 + PGP_PIN_SALT, PGP_PIN_MAC);
+		memcpy(rec->secret.salt, buf + 2, PIN_SALT);
+		memcpy(rec->secret.mac, buf + 2 + PIN_SALT, PIN_MAC);
 	}
 	crypto_wipe(buf, sizeof(buf));
 	return err;
@@ -68,8 +51,8 @@ static int rec_save(struct pgp *p, enum pgp_pw pw,
 
 	buf[0] = rec->tries;
 	buf[1] = rec->len;
-	memcpy(buf + 2, rec->salt, PGP_PIN_SALT);
-	memcpy(buf + 2 + PGP_PIN_SALT, rec->mac, PGP_PIN_MAC);
+	memcpy(buf + 2, rec->secret.salt, PIN_SALT);
+	memcpy(buf + 2 + PIN_SALT, rec->secret.mac, PIN_MAC);
 	err = pgp_put_rec(p, pin_rec[pw], buf, sizeof(buf));
 	crypto_wipe(buf, sizeof(buf));
 	return err;
@@ -83,8 +66,8 @@ int pgp_pin_set(struct pgp *p, enum pgp_pw pw, const uint8_t *pin,
 
 	if (len == 0)
 		return pgp_del_rec(p, pin_rec[pw]);
-	if (len > PGP_PW_MAX || crypto_random(rec.salt, sizeof(rec.salt)) ||
-	    pin_mac(p, rec.salt, pin, len, rec.mac) != 0)
+	if (len > PGP_PW_MAX ||
+	    pin_secret_make(p->st, pin, len, &rec.secret) != 0)
 		return STORE_INVALID;
 	rec.tries = PGP_PW_TRIES;
 	rec.len = (uint8_t)len;
@@ -116,54 +99,59 @@ bool pgp_pin_blocked(struct pgp *p, enum pgp_pw pw)
 int pgp_pin_is(struct pgp *p, enum pgp_pw pw, const char *pin)
 {
 	struct pin_record rec;
-	uint8_t mac[PGP_PIN_MAC];
 	size_t len = strlen(pin);
 	int same = 0;
 
-	if (rec_load(p, pw, &rec) == STORE_OK && rec.len == len &&
-	    pin_mac(p, rec.salt, (const uint8_t *)pin, len, mac) == 0)
-		same = crypto_memcmp(mac, rec.mac, sizeof(mac)) == 0;
+	if (rec_load(p, pw, &rec) == STORE_OK && rec.len == len)
+		same = pin_secret_matches(p->st, &rec.secret,
+					  (const uint8_t *)pin, len);
 	crypto_wipe(&rec, sizeof(rec));
-	crypto_wipe(mac, sizeof(mac));
 	return same;
 }
 
-/* Spend a try (committed first), compare, restore the tries on a match.
- * Returns SW_OK, 63Cx, 6983 (blocked or not set) or 6581. */
-static unsigned pin_check(struct pgp *p, enum pgp_pw pw, const uint8_t *pin,
-			  size_t len)
+struct pin_save {
+	struct pgp *p;
+	enum pgp_pw pw;
+	const struct pin_record *rec;
+};
+
+static int pin_save(void *ctx)
+{
+	const struct pin_save *s = ctx;
+
+	return rec_save(s->p, s->pw, s->rec) == STORE_OK ? 0 : -1;
+}
+
+/* Spend a try (committed first), compare, restore the tries on a match
+ * (services/pin.h). Returns SW_OK, 63Cx, 6983 (blocked or not set) or
+ * 6581. */
+static unsigned pin_check_sw(struct pgp *p, enum pgp_pw pw,
+			     const uint8_t *pin, size_t len)
 {
 	struct pin_record rec;
-	uint8_t mac[PGP_PIN_MAC];
-	unsigned sw;
-	int same = 0, err;
+	struct pin_save ctx = { p, pw, &rec };
+	unsigned sw = SW_MEMORY_FAILURE;
+	int err = rec_load(p, pw, &rec);
 
-	err = rec_load(p, pw, &rec);
 	if (err == STORE_NOT_FOUND)
 		return SW_AUTH_BLOCKED;
 	if (err != STORE_OK)
 		return SW_MEMORY_FAILURE;
-	if (rec.tries == 0) {
-		sw = SW_AUTH_BLOCKED;
-		goto out;
-	}
-	rec.tries--;
-	if (rec_save(p, pw, &rec) != STORE_OK) {
-		sw = SW_MEMORY_FAILURE;
-		goto out;
-	}
-	if (len <= PGP_PW_MAX && pin_mac(p, rec.salt, pin, len, mac) == 0)
-		same = crypto_memcmp(mac, rec.mac, sizeof(mac)) == 0;
-	same &= len == rec.len;
-	if (!same) {
+	switch (pin_check(p->st, &rec.secret, &rec.tries, PGP_PW_TRIES, pin,
+			  len, pin_save, &ctx)) {
+	case PIN_MATCH:
+		sw = SW_OK;
+		break;
+	case PIN_WRONG:
 		sw = SW_VERIFY_FAIL(rec.tries);
-		goto out;
+		break;
+	case PIN_BLOCKED:
+		sw = SW_AUTH_BLOCKED;
+		break;
+	case PIN_FAILED:
+		break;
 	}
-	rec.tries = PGP_PW_TRIES;
-	sw = rec_save(p, pw, &rec) == STORE_OK ? SW_OK : SW_MEMORY_FAILURE;
-out:
 	crypto_wipe(&rec, sizeof(rec));
-	crypto_wipe(mac, sizeof(mac));
 	return sw;
 }
 
@@ -230,7 +218,7 @@ unsigned pgp_verify(struct pgp *p, const struct apdu *cmd, struct wbuf *r)
 		return SW_VERIFY_FAIL(tries);
 	}
 	*flag = false;
-	sw = pin_check(p, pw, cmd->data, cmd->lc);
+	sw = pin_check_sw(p, pw, cmd->data, cmd->lc);
 	if (sw == SW_OK)
 		*flag = true;
 	return sw;
@@ -254,7 +242,7 @@ unsigned pgp_change_ref(struct pgp *p, const struct apdu *cmd,
 	 * before any comparison, no try spent. */
 	if (cmd->lc <= old_len || !new_len_ok(p, pw, cmd->lc - old_len))
 		return SW_WRONG_LENGTH;
-	sw = pin_check(p, pw, cmd->data, old_len);
+	sw = pin_check_sw(p, pw, cmd->data, old_len);
 	if (sw != SW_OK) {
 		if (pw == PGP_PW3)
 			p->pw3 = false;
@@ -289,7 +277,7 @@ unsigned pgp_reset_retry(struct pgp *p, const struct apdu *cmd,
 		if (cmd->lc <= rc_len ||
 		    !new_len_ok(p, PGP_PW1, cmd->lc - rc_len))
 			return SW_WRONG_LENGTH;
-		sw = pin_check(p, PGP_RC, cmd->data, rc_len);
+		sw = pin_check_sw(p, PGP_RC, cmd->data, rc_len);
 		if (sw != SW_OK)
 			return sw;
 		new_pin += rc_len;

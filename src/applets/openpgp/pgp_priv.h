@@ -87,8 +87,6 @@ enum pgp_pw {
 };
 #define PGP_PW_TRIES 3
 #define PGP_PW_MAX 127
-#define PGP_PIN_SALT 16
-#define PGP_PIN_MAC 32
 
 /* The three key slots. */
 enum pgp_slot {

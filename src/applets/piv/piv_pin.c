@@ -7,6 +7,7 @@
 #include "apdu/sw.h"
 #include "applets/piv/piv_priv.h"
 #include "services/crypto.h"
+#include "services/pin.h"
 
 static const char *const pw_rec[PIV_PW_COUNT] = { "pin", "puk" };
 
@@ -16,8 +17,6 @@ static const uint8_t pw_factory[PIV_PW_COUNT][PIV_PW_LEN] = {
 	{ '1', '2', '3', '4', '5', '6', '7', '8' },
 };
 
-#define PW_SALT 16
-#define PW_MAC 32
 #define PW_PAD 0xFF
 
 /* total | left | default | salt | mac */
@@ -25,24 +24,9 @@ struct pw_record {
 	uint8_t total;
 	uint8_t left;
 	uint8_t is_default;
-	uint8_t salt[PW_SALT];
-	uint8_t mac[PW_MAC];
+	struct pin_secret secret;
 };
-#define PW_REC_LEN (3 + PW_SALT + PW_MAC)
-
-static int pw_mac(struct piv *p, const uint8_t salt[PW_SALT],
-		  const uint8_t value[PIV_PW_LEN], uint8_t mac[PW_MAC])
-{
-	uint8_t msg[PW_SALT + PIV_PW_LEN];
-	int r;
-
-	memcpy(msg, salt, PW_SALT);
-	memcpy(msg + PW_SALT, value, PIV_PW_LEN);
-	r = crypto_hmac(CRYPTO_SHA256, store_device_secret(p->st),
-			STORE_DEVICE_SECRET_LEN, msg, sizeof(msg), mac);
-	crypto_wipe(msg, sizeof(msg));
-	return r;
-}
+#define PW_REC_LEN (3 + PIN_SALT + PIN_MAC)
 
 static int rec_load(struct piv *p, enum piv_pw pw, struct pw_record *rec)
 {
@@ -58,8 +42,8 @@ static int rec_load(struct piv *p, enum piv_pw pw, struct pw_record *rec)
 		rec->total = buf[0];
 		rec->left = buf[1];
 		rec->is_default = buf[2];
-		memcpy(rec->salt, buf + 3, PW_SALT);
-		memcpy(rec->mac, buf + 3 + PW_SALT, PW_MAC);
+		memcpy(rec->secret.salt, buf + 3, PIN_SALT);
+		memcpy(rec->secret.mac, buf + 3 + PIN_SALT, PIN_MAC);
 	}
 	crypto_wipe(buf, sizeof(buf));
 	return err;
@@ -74,8 +58,8 @@ static int rec_save(struct piv *p, enum piv_pw pw,
 	buf[0] = rec->total;
 	buf[1] = rec->left;
 	buf[2] = rec->is_default;
-	memcpy(buf + 3, rec->salt, PW_SALT);
-	memcpy(buf + 3 + PW_SALT, rec->mac, PW_MAC);
+	memcpy(buf + 3, rec->secret.salt, PIN_SALT);
+	memcpy(buf + 3 + PIN_SALT, rec->secret.mac, PIN_MAC);
 	err = piv_put_rec(p, pw_rec[pw], buf, sizeof(buf));
 	crypto_wipe(buf, sizeof(buf));
 	return err;
@@ -88,8 +72,8 @@ static int pw_set(struct piv *p, enum piv_pw pw,
 	struct pw_record rec;
 	int err = STORE_INVALID;
 
-	if (total != 0 && crypto_random(rec.salt, sizeof(rec.salt)) == 0 &&
-	    pw_mac(p, rec.salt, value, rec.mac) == 0) {
+	if (total != 0 &&
+	    pin_secret_make(p->st, value, PIV_PW_LEN, &rec.secret) == 0) {
 		rec.total = total;
 		rec.left = total;
 		rec.is_default = crypto_memcmp(value, pw_factory[pw],
@@ -106,40 +90,48 @@ static unsigned sw_tries(uint8_t left)
 	return SW_VERIFY_FAIL(left > 15 ? 15 : left);
 }
 
-/* Spend a try (committed first), compare over the MACs, restore the
- * tries on a match. *total gets the record's total try count. Returns
- * SW_OK, 63Cx, 6983 or 6581. */
+struct pw_save {
+	struct piv *p;
+	enum piv_pw pw;
+	const struct pw_record *rec;
+};
+
+static int pw_save(void *ctx)
+{
+	const struct pw_save *s = ctx;
+
+	return rec_save(s->p, s->pw, s->rec) == STORE_OK ? 0 : -1;
+}
+
+/* Spend a try (committed first), compare, restore the tries on a
+ * match (services/pin.h). *total gets the record's total try count.
+ * Returns SW_OK, 63Cx, 6983 or 6581. */
 static unsigned pw_check(struct piv *p, enum piv_pw pw,
 			 const uint8_t value[PIV_PW_LEN], uint8_t *total)
 {
 	struct pw_record rec;
-	uint8_t mac[PW_MAC];
+	struct pw_save ctx = { p, pw, &rec };
 	unsigned sw = SW_MEMORY_FAILURE;
-	int same = 0;
 
-	memset(mac, 0, sizeof(mac));
 	if (rec_load(p, pw, &rec) != STORE_OK)
 		goto out;
 	*total = rec.total;
-	if (rec.left == 0) {
-		sw = SW_AUTH_BLOCKED;
-		goto out;
-	}
-	rec.left--;
-	if (rec_save(p, pw, &rec) != STORE_OK)
-		goto out;
-	if (pw_mac(p, rec.salt, value, mac) == 0)
-		same = crypto_memcmp(mac, rec.mac, sizeof(mac)) == 0;
-	if (!same) {
-		sw = sw_tries(rec.left);
-		goto out;
-	}
-	rec.left = rec.total;
-	if (rec_save(p, pw, &rec) == STORE_OK)
+	switch (pin_check(p->st, &rec.secret, &rec.left, rec.total, value,
+			  PIV_PW_LEN, pw_save, &ctx)) {
+	case PIN_MATCH:
 		sw = SW_OK;
+		break;
+	case PIN_WRONG:
+		sw = sw_tries(rec.left);
+		break;
+	case PIN_BLOCKED:
+		sw = SW_AUTH_BLOCKED;
+		break;
+	case PIN_FAILED:
+		break;
+	}
 out:
 	crypto_wipe(&rec, sizeof(rec));
-	crypto_wipe(mac, sizeof(mac));
 	return sw;
 }
 
