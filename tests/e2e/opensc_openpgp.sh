@@ -10,84 +10,31 @@
 # $TMP/opensc-debug.log and keeps $TMP.
 set -u -o pipefail
 
-READER='Virtual PCD 00 00'
 SRC=${VKEY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-VKEY=${VKEY:?VKEY must name the vkey binary}
-PY=/usr/bin/python3
-MODULE=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
+. "$SRC/tests/e2e/opensc_common.sh"
+
 HELPER=$SRC/tests/e2e/opensc_openpgp_card.py
 PIN=123456
 ADMIN_PIN=12345678
-# The card's extended length information (7F66): 2048 both ways.
+# OpenSC's driver: openpgp only, as the card also answers the PIV AID
+# and OpenSC 0.23 tries its PIV-II driver first.
+DRIVER=openpgp
+# The card's extended length information (7F66): 2048 both ways. vpcd
+# answers no PC/SC part 10 feature request, so OpenSC cannot learn that
+# the reader passes extended APDUs and assumes 255/256 bytes; a CCID
+# reader reports its size (dwMaxAPDUDataSize). Say it in opensc.conf, as
+# its manual suggests for such readers (see check_gen_short_reader for
+# what happens without it).
 LIMITS="max_send_size = 2048; max_recv_size = 2048;"
 
-TMP=
-VKEY_PID=
-FAILS=0
+trap opensc_cleanup EXIT
 
-. "$SRC/scripts/pcscd-harness.sh"
-
-log() { printf '%s\n' "$*"; }
-fail() { log "FAIL: $*"; FAILS=$((FAILS + 1)); }
-die() { log "FATAL: $*"; exit 1; }
-ok() { log "ok   $*"; }
-
-cleanup() {
-	stop_pid "$VKEY_PID"
-	pcscd_stop
-	if [[ -n $TMP && -z ${VKEY_OPENSC_DEBUG:-} ]]; then
-		rm -rf "$TMP"
-	elif [[ -n $TMP ]]; then
-		log "kept $TMP"
-	fi
-}
-trap cleanup EXIT
-
-need() {
-	command -v "$1" >/dev/null || { log "SKIP: $1 not installed"; exit 77; }
-}
-
-# Every OpenSC tool on our reader, bounded; output to stdout+stderr.
-list_readers() { timeout 30 opensc-tool --list-readers </dev/null 2>&1; }
-ost() { timeout 60 opensc-tool -r "$RIDX" "$@" </dev/null 2>&1; }
 opt() { timeout 120 openpgp-tool -r "$RIDX" "$@" </dev/null 2>&1; }
-p15() { timeout 60 pkcs15-tool -r "$RIDX" "$@" </dev/null 2>&1; }
-p11() { timeout 60 pkcs11-tool --module "$MODULE" "$@" </dev/null 2>&1; }
-
-# Run a command, keep its output in $OUT; on failure report it.
-run() {
-	local what=$1
-	shift
-	OUT=$("$@")
-	local rc=$?
-	if ((rc != 0)); then
-		fail "$what (rc $rc):"
-		log "$OUT"
-		return 1
-	fi
-	return 0
-}
-
-# Find an extended regex in $OUT or fail with the output.
-expect() {
-	local what=$1 pattern=$2
-	if grep -qE -- "$pattern" <<<"$OUT"; then
-		ok "$what"
-		return 0
-	fi
-	fail "$what: no /$pattern/ in:"
-	log "$OUT"
-	return 1
-}
 
 # ---- reader and card ---------------------------------------------------
 
 check_readers() {
-	run "opensc-tool --list-readers" list_readers || return
-	RIDX=$(awk -v r="$READER" '$0 ~ r "$" { print $1; exit }' <<<"$OUT")
-	[[ -n $RIDX ]] || die "no '$READER' in: $OUT"
-	expect "opensc-tool --list-readers: '$READER' (#$RIDX) has a card" \
-		"^$RIDX +Yes .*$READER\$"
+	find_reader || return
 	run "opensc-tool -n" ost -n || return
 	expect "opensc-tool -n: $(tail -1 <<<"$OUT")" '^OpenPGP card v3'
 	run "opensc-tool --atr" ost --atr || return
@@ -196,28 +143,20 @@ read_pub() {
 }
 
 check_sign_rsa() {
-	local msg=$TMP/msg
-	head -c 1000 /dev/urandom >"$msg"
 	read_pub "$SLOT_SIG" 01 sig || return
-	run "pkcs11-tool --sign SHA256-RSA-PKCS (key 1)" p11 --slot "$SLOT_SIG" \
-		--login --pin "$PIN" --sign --id 01 -m SHA256-RSA-PKCS \
-		-i "$msg" -o "$TMP/sig1.bin" || return
-	if run "openssl verify RSA (key 1)" openssl dgst -sha256 -verify \
-		"$TMP/sig.pem" -signature "$TMP/sig1.bin" "$msg"; then
-		ok "pkcs11-tool --sign -m SHA256-RSA-PKCS (PSO:CDS, RSA-2048): openssl verifies"
-	fi
+	sign_rsa_sha256 "$TMP/sig.pem" key1 --slot "$SLOT_SIG" --login \
+		--pin "$PIN" --id 01 || return
+	ok "pkcs11-tool --sign -m SHA256-RSA-PKCS (PSO:CDS, RSA-2048): openssl verifies"
 	# A second signature without a new login: PW1 stays valid (C4 01).
 	run "pkcs11-tool --sign RSA-PKCS (key 1, DigestInfo)" p11 \
 		--slot "$SLOT_SIG" --login --pin "$PIN" --sign --id 01 \
-		-m SHA256-RSA-PKCS -i "$msg" -o "$TMP/sig1b.bin" || return
-	cmp -s "$TMP/sig1.bin" "$TMP/sig1b.bin" &&
+		-m SHA256-RSA-PKCS -i "$TMP/msg-key1" -o "$TMP/sig1b.bin" || return
+	cmp -s "$TMP/sig-key1" "$TMP/sig1b.bin" &&
 		ok "RSA PKCS#1 v1.5 signature is deterministic" ||
 		fail "two RSA PKCS#1 v1.5 signatures of one message differ"
 }
 
 check_sign_ecdsa() {
-	local hash=$TMP/hash
-	head -c 500 /dev/urandom | openssl dgst -sha256 -binary >"$hash"
 	read_pub "$SLOT_USER" 03 aut || return
 	if cmp -s <(openssl pkey -pubin -in "$TMP/aut.pem") \
 		<(openssl pkey -pubin -in "$TMP/aut-p256.pem"); then
@@ -225,29 +164,16 @@ check_sign_ecdsa() {
 	else
 		fail "PKCS#11 public key 03 differs from GENERATE's"
 	fi
-	run "pkcs11-tool --sign ECDSA (key 3)" p11 --slot "$SLOT_USER" \
-		--login --pin "$PIN" --sign --id 03 -m ECDSA \
-		--signature-format openssl -i "$hash" -o "$TMP/sig3.der" || return
-	if run "openssl verify ECDSA (key 3)" openssl pkeyutl -verify -pubin \
-		-inkey "$TMP/aut-p256.pem" -in "$hash" -sigfile "$TMP/sig3.der"; then
+	sign_ecdsa "$TMP/aut-p256.pem" key3 sha256 --slot "$SLOT_USER" \
+		--login --pin "$PIN" --id 03 &&
 		ok "pkcs11-tool --sign -m ECDSA (INTERNAL AUTHENTICATE, P-256): openssl verifies"
-	fi
 }
 
 check_decrypt_rsa() {
 	read_pub "$SLOT_USER" 02 dec || return
-	head -c 32 /dev/urandom >"$TMP/secret"
-	run "openssl encrypt to key 2" openssl pkeyutl -encrypt -pubin \
-		-inkey "$TMP/dec.pem" -pkeyopt rsa_padding_mode:pkcs1 \
-		-in "$TMP/secret" -out "$TMP/ct" || return
-	run "pkcs11-tool --decrypt RSA-PKCS (key 2)" p11 --slot "$SLOT_USER" \
-		--login --pin "$PIN" --decrypt --id 02 -m RSA-PKCS \
-		-i "$TMP/ct" -o "$TMP/pt" || return
-	if cmp -s "$TMP/secret" "$TMP/pt"; then
+	decrypt_rsa_pkcs1 "$TMP/dec.pem" key2 --slot "$SLOT_USER" --login \
+		--pin "$PIN" --id 02 &&
 		ok "pkcs11-tool --decrypt -m RSA-PKCS (PSO:DECIPHER, RSA-2048): plaintext matches"
-	else
-		fail "decrypt: plaintext differs: $(xxd -p "$TMP/pt" | head -2)"
-	fi
 }
 
 check_wrong_pin() {
@@ -297,47 +223,23 @@ gen_keys_2() {
 }
 
 check_sign_ecdsa_cds() {
-	local hash=$TMP/hash2
-	head -c 500 /dev/urandom | openssl dgst -sha256 -binary >"$hash"
-	run "pkcs11-tool --sign ECDSA (key 1)" p11 --slot "$SLOT_SIG" \
-		--login --pin "$PIN" --sign --id 01 -m ECDSA \
-		--signature-format openssl -i "$hash" -o "$TMP/sig1.der" || return
-	if run "openssl verify ECDSA (key 1)" openssl pkeyutl -verify -pubin \
-		-inkey "$TMP/sig-p256.pem" -in "$hash" -sigfile "$TMP/sig1.der"; then
+	sign_ecdsa "$TMP/sig-p256.pem" key1-ec sha256 --slot "$SLOT_SIG" \
+		--login --pin "$PIN" --id 01 &&
 		ok "pkcs11-tool --sign -m ECDSA (PSO:CDS, P-256): openssl verifies"
-	fi
 }
 
 check_sign_rsa_auth() {
-	local msg=$TMP/msg3
-	head -c 300 /dev/urandom >"$msg"
 	read_pub "$SLOT_USER" 03 aut-rsa || return
-	run "pkcs11-tool --sign SHA256-RSA-PKCS (key 3)" p11 --slot "$SLOT_USER" \
-		--login --pin "$PIN" --sign --id 03 -m SHA256-RSA-PKCS \
-		-i "$msg" -o "$TMP/sig3.bin" || return
-	if run "openssl verify RSA (key 3)" openssl dgst -sha256 -verify \
-		"$TMP/aut-rsa.pem" -signature "$TMP/sig3.bin" "$msg"; then
+	sign_rsa_sha256 "$TMP/aut-rsa.pem" key3-rsa --slot "$SLOT_USER" \
+		--login --pin "$PIN" --id 03 &&
 		ok "pkcs11-tool --sign -m SHA256-RSA-PKCS (INTERNAL AUTHENTICATE, RSA-2048): openssl verifies"
-	fi
 }
 
-# ECDH: pkcs11-tool derives with the card's key 2 and a peer's public key;
-# openssl derives the same secret from the peer's private key.
+# ECDH with the card's key 2, checked against openssl's derivation.
 check_ecdh() {
-	run "openssl peer key" openssl genpkey -algorithm EC \
-		-pkeyopt ec_paramgen_curve:P-256 -out "$TMP/peer.pem" || return
-	openssl pkey -in "$TMP/peer.pem" -pubout -outform DER \
-		-out "$TMP/peer-pub.der" 2>/dev/null || { fail "peer pubkey"; return; }
-	run "openssl derive" openssl pkeyutl -derive -inkey "$TMP/peer.pem" \
-		-peerkey "$TMP/dec-p256.pem" -out "$TMP/ecdh-want" || return
-	run "pkcs11-tool --derive ECDH1-DERIVE (key 2)" p11 --slot "$SLOT_USER" \
-		--login --pin "$PIN" --derive --id 02 -m ECDH1-DERIVE \
-		-i "$TMP/peer-pub.der" -o "$TMP/ecdh-got" || return
-	if cmp -s "$TMP/ecdh-want" "$TMP/ecdh-got"; then
+	derive_ecdh "$TMP/dec-p256.pem" key2-ecdh P-256 --slot "$SLOT_USER" \
+		--login --pin "$PIN" --id 02 &&
 		ok "pkcs11-tool --derive -m ECDH1-DERIVE (PSO:DECIPHER, ECDH P-256): secret matches openssl's"
-	else
-		fail "ECDH: card $(xxd -p "$TMP/ecdh-got" | tr -d '\n'), openssl $(xxd -p "$TMP/ecdh-want" | tr -d '\n')"
-	fi
 }
 
 # With OpenSC's default reader limits (255/256), as a user of `make run`
@@ -346,11 +248,11 @@ check_ecdh() {
 # decryption work as above; only its key generation trips (see below).
 check_short_reader() {
 	log "-- OpenSC's default reader limits (max_send_size 255, max_recv_size 256)"
-	opensc_conf
+	opensc_conf "$DRIVER"
 	check_sign_rsa
 	check_sign_ecdsa
 	check_decrypt_rsa
-	opensc_conf "$LIMITS"
+	opensc_conf "$DRIVER" "$LIMITS"
 }
 
 # OpenSC 0.23's own key generation on such a reader: it sends GENERATE
@@ -360,7 +262,7 @@ check_short_reader() {
 # to PKCS#15). The card's answer is ISO 7816-4's; recorded as a note.
 check_gen_short_reader() {
 	local fpr
-	opensc_conf
+	opensc_conf "$DRIVER"
 	run "openpgp-tool --gen-key 1 (short reader)" opt --verify CHV3 \
 		--pin "$ADMIN_PIN" --gen-key 1 --key-type rsa2048 || return
 	run "openpgp-tool --key-info" opt --key-info || return
@@ -372,7 +274,7 @@ check_gen_short_reader() {
 	else
 		ok "openpgp-tool --gen-key with the default limits: fingerprint $fpr"
 	fi
-	opensc_conf "$LIMITS"
+	opensc_conf "$DRIVER" "$LIMITS"
 }
 
 # EdDSA (algorithm 16): does OpenSC 0.23 offer an Ed25519 signature key?
@@ -397,62 +299,10 @@ check_eddsa() {
 	fi
 }
 
-start_vkey() {
-	vkey_serve "$TMP/vkey.log" "$PORT" --state "$TMP/key.db" --up auto -v ||
-		die "vkey did not show up in $READER"
-}
-
-# SIGTERM must end the daemon cleanly, with no sanitizer report.
-stop_vkey() {
-	vkey_serve_stop "$TMP/vkey.log" >"$TMP/vkey-stop.txt" ||
-		fail "$(cat "$TMP/vkey-stop.txt")"
-}
-
-# A private opensc.conf: no file cache; debug only when asked. vpcd
-# answers no PC/SC part 10 feature request, so OpenSC cannot learn that
-# the reader passes extended APDUs and assumes 255/256 bytes; a CCID
-# reader reports its size (dwMaxAPDUDataSize). Say it here, as the
-# opensc.conf manual suggests for such readers (see check_gen_short_reader
-# for what happens without it). card_drivers = openpgp: the card also
-# answers the PIV AID, and OpenSC 0.23 tries its PIV-II driver first.
-opensc_conf() {
-	local limits=${1:-}
-	cat >"$TMP/opensc.conf" <<EOF
-app default {
-	debug = ${VKEY_OPENSC_DEBUG:-0};
-	debug_file = $TMP/opensc-debug.log;
-	card_drivers = openpgp;
-	reader_driver pcsc {
-		$limits
-	}
-	framework pkcs15 {
-		use_file_caching = no;
-	}
-}
-EOF
-	export OPENSC_CONF=$TMP/opensc.conf
-}
-
 main() {
-	local t t0
-	t0=$(date +%s)
-	for t in pcscd opensc-tool openpgp-tool pkcs15-tool pkcs11-tool \
-		openssl flock xxd; do
-		need "$t"
-	done
-	[[ -r $MODULE ]] || { log "SKIP: $MODULE missing"; exit 77; }
-	[[ -x $PY ]] && "$PY" -c 'import smartcard, cryptography' 2>/dev/null ||
-		{ log "SKIP: python3-pyscard or python3-cryptography missing"; exit 77; }
-	TMP=$(mktemp -d /tmp/vkey-e2e-opensc.XXXXXX)
-	export HOME=$TMP/home XDG_CACHE_HOME=$TMP/home/.cache
-	mkdir -p "$HOME"
-	opensc_conf "$LIMITS"
-	pcscd_lock 300 || die "cannot get pcscd to ourselves"
-	PORT=$(pcscd_free_port_pair) || die "no free port pair"
-	pcscd_start "$TMP" "$PORT" || die "pcscd did not start"
-	log "pcscd pid $PCSCD_PID, vpcd ports $PORT/$((PORT + 1))"
-	start_vkey
-	log "vkey pid $VKEY_PID in '$READER'"
+	opensc_begin vkey-e2e-opensc opensc-tool openpgp-tool pkcs15-tool \
+		pkcs11-tool
+	opensc_conf "$DRIVER" "$LIMITS"
 
 	check_readers
 	check_card_info
@@ -474,15 +324,7 @@ main() {
 	OUT=$(timeout 10 "$VKEY" status --state "$TMP/key.db" 2>&1)
 	expect "vkey status: $(grep '^openpgp: [0-9]' <<<"$OUT")" \
 		'^openpgp: 3 of 3 keys'
-	stop_vkey
-	log "time: $(($(date +%s) - t0)) s"
-	if ((FAILS)); then
-		log "--- daemon log (tail) ---"
-		tail -40 "$TMP/vkey.log"
-		log "$FAILS check(s) failed"
-		exit 1
-	fi
-	log "all OpenSC OpenPGP checks passed"
+	opensc_end "OpenSC OpenPGP"
 }
 
 main "$@"

@@ -11,12 +11,13 @@ import hashlib
 import struct
 import sys
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from smartcard.System import readers
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from card_common import Card, generated_key, public_key, write_pem
 
 PW3 = b"12345678"
 DATE = 1700000000  # fixed key creation time (fingerprint input)
+OPENPGP_AID = bytes.fromhex("D27600012401")
 
 OID = {
     "p256": bytes.fromhex("2a8648ce3d030107"),
@@ -32,49 +33,8 @@ ALGO = {
 SLOT = {"sig": (0xB6, 0), "dec": (0xB8, 1), "aut": (0xA4, 2)}
 
 
-def tlv_parse(data):
-    """Top-level BER-TLV items as a dict tag -> value."""
-    out, i = {}, 0
-    while i < len(data):
-        tag = data[i]
-        i += 1
-        if tag & 0x1F == 0x1F:
-            tag = tag << 8 | data[i]
-            i += 1
-        n = data[i]
-        i += 1
-        if n == 0x81:
-            n = data[i]
-            i += 1
-        elif n == 0x82:
-            n = data[i] << 8 | data[i + 1]
-            i += 2
-        out[tag] = bytes(data[i:i + n])
-        i += n
-    return out
-
-
-class Card:
-    def __init__(self, name):
-        rs = [r for r in readers() if str(r) == name]
-        if not rs:
-            sys.exit("no reader %r" % name)
-        self.conn = rs[0].createConnection()
-        self.conn.connect()
-
-    def call(self, what, apdu, ok=(0x9000,)):
-        data, sw1, sw2 = self.conn.transmit(list(apdu))
-        while sw1 == 0x61:  # response chaining
-            more, sw1, sw2 = self.conn.transmit([0, 0xC0, 0, 0, sw2])
-            data += more
-        sw = sw1 << 8 | sw2
-        if sw not in ok:
-            sys.exit("%s: status %04X" % (what, sw))
-        return bytes(data)
-
-    def put(self, tag, value):
-        self.call("PUT DATA %02X" % tag,
-                  bytes([0, 0xDA, 0, tag, len(value)]) + value)
+def put(card, tag, value):
+    card.call("PUT DATA %02X" % tag, 0xDA, 0, tag, value, le=False)
 
 
 def mpi(b):
@@ -98,19 +58,6 @@ def fingerprint(algo_id, oid, pub):
     return hashlib.sha1(b"\x99" + struct.pack(">H", len(body)) + body).digest()
 
 
-def public_pem(algo, pub):
-    if algo == "rsa2048":
-        key = rsa.RSAPublicNumbers(int.from_bytes(pub[0x82], "big"),
-                                   int.from_bytes(pub[0x81], "big")).public_key()
-    elif algo == "ed25519":
-        key = ed25519.Ed25519PublicKey.from_public_bytes(pub[0x86])
-    else:
-        key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(),
-                                                           pub[0x86])
-    return key.public_bytes(serialization.Encoding.PEM,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
 def main():
     if len(sys.argv) != 5:
         sys.exit(__doc__)
@@ -118,16 +65,16 @@ def main():
     crt, idx = SLOT[slot]
     attr, algo_id = ALGO[algo]
     card = Card(reader)
-    card.call("SELECT", bytes.fromhex("00A4040006D27600012401"))
-    card.call("VERIFY PW3", bytes([0, 0x20, 0, 0x83, len(PW3)]) + PW3)
-    card.put(0xC1 + idx, attr)
-    resp = card.call("GENERATE", bytes([0, 0x47, 0x80, 0, 2, crt, 0, 0]))
-    pub = tlv_parse(tlv_parse(resp)[0x7F49])
+    card.call("SELECT", 0xA4, 0x04, 0x00, OPENPGP_AID, le=False)
+    card.call("VERIFY PW3", 0x20, 0, 0x83, PW3, le=False)
+    put(card, 0xC1 + idx, attr)
+    pub = generated_key(card.call("GENERATE", 0x47, 0x80, 0,
+                                  bytes([crt, 0])))
     oid = attr[1:]
-    card.put(0xC7 + idx, fingerprint(algo_id, oid, pub))
-    card.put(0xCE + idx, struct.pack(">I", DATE))
-    with open(out, "wb") as f:
-        f.write(public_pem(algo, pub))
+    put(card, 0xC7 + idx, fingerprint(algo_id, oid, pub))
+    put(card, 0xCE + idx, struct.pack(">I", DATE))
+    write_pem(out, public_key(pub, "ed25519" if algo == "ed25519"
+                              else ec.SECP256R1()))
 
 
 if __name__ == "__main__":

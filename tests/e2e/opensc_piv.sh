@@ -19,11 +19,9 @@
 # $TMP/opensc-debug.log and keeps $TMP.
 set -u -o pipefail
 
-READER='Virtual PCD 00 00'
 SRC=${VKEY_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-VKEY=${VKEY:?VKEY must name the vkey binary}
-PY=/usr/bin/python3
-MODULE=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
+. "$SRC/tests/e2e/opensc_common.sh"
+
 HELPER=$SRC/tests/e2e/opensc_piv_card.py
 PIN=123456
 NEW_PIN=87654321
@@ -31,99 +29,24 @@ NEW_PIN=87654321
 # PKCS#15 ids OpenSC's PIV emulation gives the slots.
 declare -A ID=([9a]=01 [9c]=02 [9d]=03 [9e]=04 [82]=05 [83]=06)
 
-TMP=
-VKEY_PID=
+# OpenSC's driver: PIV-II only, as the card also answers the OpenPGP AID,
+# whose driver OpenSC would otherwise try first.
+DRIVER=PIV-II
+
 AGENT_PID=
-FAILS=0
-
-. "$SRC/scripts/pcscd-harness.sh"
-
-log() { printf '%s\n' "$*"; }
-fail() { log "FAIL $*"; FAILS=$((FAILS + 1)); }
-die() { log "FATAL: $*"; exit 1; }
-ok() { log "ok   $*"; }
-note() { log "note $*"; }
 
 cleanup() {
 	stop_pid "$AGENT_PID"
-	stop_pid "$VKEY_PID"
-	pcscd_stop
-	if [[ -n $TMP && -z ${VKEY_OPENSC_DEBUG:-} ]]; then
-		rm -rf "$TMP"
-	elif [[ -n $TMP ]]; then
-		log "kept $TMP"
-	fi
+	opensc_cleanup
 }
 trap cleanup EXIT
 
-need() {
-	command -v "$1" >/dev/null || { log "SKIP: $1 not installed"; exit 77; }
-}
-
-# Every client call bounded; output to stdout+stderr.
-list_readers() { timeout 30 opensc-tool --list-readers </dev/null 2>&1; }
-ost() { timeout 60 opensc-tool -r "$RIDX" "$@" </dev/null 2>&1; }
-p15() { timeout 60 pkcs15-tool -r "$RIDX" "$@" </dev/null 2>&1; }
-p11() { timeout 60 pkcs11-tool --module "$MODULE" "$@" </dev/null 2>&1; }
 card() { timeout 60 "$PY" "$HELPER" "$READER" "$@" </dev/null 2>&1; }
-
-# Run a command, keep its output in $OUT; on failure report it.
-run() {
-	local what=$1
-	shift
-	OUT=$("$@" 2>&1)
-	local rc=$?
-	if ((rc != 0)); then
-		fail "$what (rc $rc):"
-		log "$OUT"
-		return 1
-	fi
-	return 0
-}
-
-# Find an extended regex in $OUT or fail with the output.
-expect() {
-	local what=$1 pattern=$2
-	if grep -qE -- "$pattern" <<<"$OUT"; then
-		ok "$what"
-		return 0
-	fi
-	fail "$what: no /$pattern/ in:"
-	log "$OUT"
-	return 1
-}
-
-# Count lines matching a regex in $OUT against a wanted number.
-expect_count() {
-	local what=$1 pattern=$2 want=$3 n
-	n=$(grep -cE -- "$pattern" <<<"$OUT")
-	if ((n == want)); then
-		ok "$what: $n"
-		return 0
-	fi
-	fail "$what: $n, want $want:"
-	log "$OUT"
-	return 1
-}
-
-same_file() {
-	local what=$1 a=$2 b=$3
-	if cmp -s "$a" "$b"; then
-		ok "$what"
-	else
-		fail "$what: $(xxd -p "$a" | tr -d '\n' | head -c 160) !=" \
-			"$(xxd -p "$b" | tr -d '\n' | head -c 160)"
-	fi
-}
 
 # ---- reader and card ---------------------------------------------------
 
 check_readers() {
-	run "opensc-tool --list-readers" list_readers || return
-	RIDX=$(awk -v r="$READER" '$0 ~ r "$" { print $1; exit }' <<<"$OUT")
-	[[ -n $RIDX ]] || die "no '$READER' in: $OUT"
-	expect "opensc-tool --list-readers: '$READER' (#$RIDX) has a card" \
-		"^$RIDX +Yes .*$READER\$"
+	find_reader || return
 	run "opensc-tool --name" ost --name || return
 	expect "opensc-tool --name: $(tail -1 <<<"$OUT")" \
 		'^Personal Identity Verification Card'
@@ -294,8 +217,7 @@ check_pkcs11_list() {
 has_mech() { grep -qE "^ *$1[, ]" <<<"$MECHS"; }
 
 check_sign_rsa() {
-	local id=${ID[9a]} msg=$TMP/msg
-	head -c 1000 /dev/urandom >"$msg"
+	local id=${ID[9a]} msg=$TMP/msg-9a
 	head -c 32 /dev/urandom >"$TMP/raw-in"
 	run "pkcs11-tool --sign RSA-PKCS (9A)" p11 --login --pin "$PIN" \
 		--sign --id "$id" -m RSA-PKCS -i "$TMP/raw-in" -o "$TMP/sig-raw" &&
@@ -304,10 +226,7 @@ check_sign_rsa() {
 			-out "$TMP/raw-back" &&
 		same_file "pkcs11-tool --sign -m RSA-PKCS (9A RSA-2048): openssl recovers the input" \
 			"$TMP/raw-in" "$TMP/raw-back"
-	run "pkcs11-tool --sign SHA256-RSA-PKCS (9A)" p11 --login --pin "$PIN" \
-		--sign --id "$id" -m SHA256-RSA-PKCS -i "$msg" -o "$TMP/sig-9a" &&
-		run "openssl verify SHA256-RSA-PKCS (9A)" openssl dgst -sha256 \
-			-verify "$TMP/9a.pub" -signature "$TMP/sig-9a" "$msg" &&
+	sign_rsa_sha256 "$TMP/9a.pub" 9a --login --pin "$PIN" --id "$id" &&
 		ok "pkcs11-tool --sign -m SHA256-RSA-PKCS (9A RSA-2048): openssl verifies"
 	if ! has_mech SHA256-RSA-PKCS-PSS; then
 		note "OpenSC offers no SHA256-RSA-PKCS-PSS for the PIV card: PSS not checked"
@@ -330,14 +249,8 @@ check_sign_ec() {
 	local slot=$1 md=$2 id=${ID[$1]} what mech
 	what="$slot $(openssl pkey -pubin -in "$TMP/$slot.pub" -text_pub -noout |
 		awk '/NIST CURVE/ { print $3 }')"
-	head -c 700 /dev/urandom >"$TMP/msg-$slot"
-	openssl dgst "-$md" -binary "$TMP/msg-$slot" >"$TMP/hash-$slot"
-	run "pkcs11-tool --sign ECDSA ($slot)" p11 --login --pin "$PIN" --sign \
-		--id "$id" -m ECDSA --signature-format openssl \
-		-i "$TMP/hash-$slot" -o "$TMP/sig-$slot" &&
-		run "openssl verify ECDSA ($slot)" openssl pkeyutl -verify -pubin \
-			-inkey "$TMP/$slot.pub" -in "$TMP/hash-$slot" \
-			-sigfile "$TMP/sig-$slot" &&
+	sign_ecdsa "$TMP/$slot.pub" "$slot" "$md" --login --pin "$PIN" \
+		--id "$id" &&
 		ok "pkcs11-tool --sign -m ECDSA ($what, ${md^^} hash): openssl verifies"
 	mech=ECDSA-${md^^}
 	if ! has_mech "$mech"; then
@@ -369,15 +282,8 @@ check_pin_policies() {
 
 check_decrypt() {
 	local id=${ID[9d]} pt
-	head -c 32 /dev/urandom >"$TMP/secret"
-	run "openssl encrypt PKCS#1 (9D)" openssl pkeyutl -encrypt -pubin \
-		-inkey "$TMP/9d.pub" -pkeyopt rsa_padding_mode:pkcs1 \
-		-in "$TMP/secret" -out "$TMP/ct-pkcs1" &&
-		run "pkcs11-tool --decrypt RSA-PKCS (9D)" p11 --login --pin "$PIN" \
-			--decrypt --id "$id" -m RSA-PKCS -i "$TMP/ct-pkcs1" \
-			-o "$TMP/pt-pkcs1" &&
-		same_file "pkcs11-tool --decrypt -m RSA-PKCS (9D imported RSA-2048): plaintext matches" \
-			"$TMP/secret" "$TMP/pt-pkcs1"
+	decrypt_rsa_pkcs1 "$TMP/9d.pub" 9d --login --pin "$PIN" --id "$id" &&
+		ok "pkcs11-tool --decrypt -m RSA-PKCS (9D imported RSA-2048): plaintext matches"
 	# RSA-X-509: a raw block below the modulus (leading zero byte).
 	{ printf '\0'; head -c 255 /dev/urandom; } >"$TMP/block"
 	run "openssl encrypt raw (9D)" openssl pkeyutl -encrypt -pubin \
@@ -401,32 +307,21 @@ check_decrypt() {
 	run "openssl encrypt OAEP (9D)" openssl pkeyutl -encrypt -pubin \
 		-inkey "$TMP/9d.pub" -pkeyopt rsa_padding_mode:oaep \
 		-pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 \
-		-in "$TMP/secret" -out "$TMP/ct-oaep" &&
+		-in "$TMP/secret-9d" -out "$TMP/ct-oaep" &&
 		run "pkcs11-tool --decrypt RSA-PKCS-OAEP (9D)" p11 --login \
 			--pin "$PIN" --decrypt --id "$id" -m RSA-PKCS-OAEP \
 			--hash-algorithm SHA256 --mgf MGF1-SHA256 \
 			-i "$TMP/ct-oaep" -o "$TMP/pt-oaep" &&
 		same_file "pkcs11-tool --decrypt -m RSA-PKCS-OAEP SHA-256 (9D): plaintext matches" \
-			"$TMP/secret" "$TMP/pt-oaep"
+			"$TMP/secret-9d" "$TMP/pt-oaep"
 }
 
-# ECDH: pkcs11-tool derives with the card's key and a peer's public key;
-# openssl derives the same secret from the peer's private key.
+# ECDH with the card's key in slot, checked against openssl's derivation.
 check_derive() {
-	local slot=$1 curve=$2 id=${ID[$1]}
-	openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:$curve" \
-		-out "$TMP/peer-$slot.pem" 2>/dev/null &&
-		openssl pkey -in "$TMP/peer-$slot.pem" -pubout -outform DER \
-			-out "$TMP/peer-$slot.der" ||
-		{ fail "openssl peer key $curve"; return; }
-	run "openssl pkeyutl -derive ($slot)" openssl pkeyutl -derive \
-		-inkey "$TMP/peer-$slot.pem" -peerkey "$TMP/$slot.pub" \
-		-out "$TMP/ecdh-want-$slot" || return
-	run "pkcs11-tool --derive ECDH1-DERIVE ($slot)" p11 --login --pin "$PIN" \
-		--derive --id "$id" -m ECDH1-DERIVE -i "$TMP/peer-$slot.der" \
-		-o "$TMP/ecdh-got-$slot" &&
-		same_file "pkcs11-tool --derive -m ECDH1-DERIVE ($slot $curve): secret = openssl pkeyutl -derive" \
-			"$TMP/ecdh-want-$slot" "$TMP/ecdh-got-$slot"
+	local slot=$1 curve=$2
+	derive_ecdh "$TMP/$slot.pub" "$slot" "$curve" --login --pin "$PIN" \
+		--id "${ID[$slot]}" &&
+		ok "pkcs11-tool --derive -m ECDH1-DERIVE ($slot $curve): secret = openssl pkeyutl -derive"
 }
 
 # ---- OpenSSH through PKCS#11 -------------------------------------------
@@ -532,65 +427,20 @@ check_change_pin() {
 		ok "after --change-pin the old PIN is CKR_PIN_INCORRECT" ||
 		fail "old PIN after change: $OUT"
 	run "sign with the new PIN (9A)" p11 --login --pin "$NEW_PIN" --sign \
-		--id "${ID[9a]}" -m SHA256-RSA-PKCS -i "$TMP/msg" \
+		--id "${ID[9a]}" -m SHA256-RSA-PKCS -i "$TMP/msg-9a" \
 		-o "$TMP/sig-new" &&
 		run "openssl verify (new PIN)" openssl dgst -sha256 -verify \
-			"$TMP/9a.pub" -signature "$TMP/sig-new" "$TMP/msg" &&
+			"$TMP/9a.pub" -signature "$TMP/sig-new" "$TMP/msg-9a" &&
 		ok "signature with the new PIN verifies"
 	run "pkcs11-tool --change-pin back" p11 --login --pin "$NEW_PIN" \
 		--change-pin --new-pin "$PIN" &&
 		ok "pkcs11-tool --change-pin back to the default"
 }
 
-# ---- daemon and configuration --------------------------------------------
-
-start_vkey() {
-	vkey_serve "$TMP/vkey.log" "$PORT" --state "$TMP/key.db" --up auto -v ||
-		die "vkey did not show up in $READER"
-}
-
-stop_vkey() {
-	vkey_serve_stop "$TMP/vkey.log" >"$TMP/vkey-stop.txt" ||
-		fail "$(cat "$TMP/vkey-stop.txt")"
-}
-
-# A private opensc.conf: the PIV driver only (the card also answers the
-# OpenPGP AID, whose driver OpenSC would otherwise try first), no file
-# cache, debug only when asked.
-opensc_conf() {
-	cat >"$TMP/opensc.conf" <<EOF
-app default {
-	debug = ${VKEY_OPENSC_DEBUG:-0};
-	debug_file = $TMP/opensc-debug.log;
-	card_drivers = PIV-II;
-	framework pkcs15 {
-		use_file_caching = no;
-	}
-}
-EOF
-	export OPENSC_CONF=$TMP/opensc.conf
-}
-
 main() {
-	local t t0
-	for t in pcscd opensc-tool pkcs15-tool pkcs11-tool openssl flock xxd \
-		ssh-keygen ssh-agent ssh-add; do
-		need "$t"
-	done
-	[[ -r $MODULE ]] || { log "SKIP: $MODULE missing"; exit 77; }
-	[[ -x $PY ]] && "$PY" -c 'import smartcard, cryptography' 2>/dev/null ||
-		{ log "SKIP: python3-pyscard or python3-cryptography missing"; exit 77; }
-	TMP=$(mktemp -d /tmp/vkey-e2e-opensc-piv.XXXXXX)
-	export HOME=$TMP/home XDG_CACHE_HOME=$TMP/home/.cache
-	mkdir -p "$HOME"
-	opensc_conf
-	pcscd_lock 300 || die "cannot get pcscd to ourselves"
-	t0=$(date +%s)
-	PORT=$(pcscd_free_port_pair) || die "no free port pair"
-	pcscd_start "$TMP" "$PORT" || die "pcscd did not start"
-	log "pcscd pid $PCSCD_PID, vpcd ports $PORT/$((PORT + 1))"
-	start_vkey
-	log "vkey pid $VKEY_PID in '$READER'"
+	opensc_begin vkey-e2e-opensc-piv opensc-tool pkcs15-tool pkcs11-tool \
+		ssh-keygen ssh-agent ssh-add
+	opensc_conf "$DRIVER"
 
 	check_readers
 	check_apdus
@@ -611,15 +461,7 @@ main() {
 	OUT=$(timeout 10 "$VKEY" status --state "$TMP/key.db" 2>&1)
 	expect "vkey status: $(grep '^piv: [0-9]' <<<"$OUT")" \
 		'^piv: 6 of 24 key slots used, PIN tries 3 of 3'
-	stop_vkey
-	log "time: $(($(date +%s) - t0)) s"
-	if ((FAILS)); then
-		log "--- daemon log (tail) ---"
-		tail -40 "$TMP/vkey.log"
-		log "$FAILS check(s) failed"
-		exit 1
-	fi
-	log "all OpenSC PIV checks passed"
+	opensc_end "OpenSC PIV"
 }
 
 main "$@"

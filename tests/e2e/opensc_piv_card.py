@@ -24,14 +24,15 @@ import sys
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from smartcard.System import readers
+
+import card_common
+from card_common import generated_key, public_key, tlv, tlv_parse, write_pem
 
 MGMT_KEY = bytes.fromhex("010203040506070801020304050607080102030405060708")
 PIV_AID = bytes.fromhex("A000000308")
 ALG = {"rsa2048": 0x07, "p256": 0x11, "p384": 0x14}
 CURVE = {0x11: ec.SECP256R1(), 0x14: ec.SECP384R1()}
 PIN_POLICY = {"default": 0, "never": 1, "once": 2, "always": 3}
-CHUNK = 255
 
 
 def slot_object(slot):
@@ -44,77 +45,8 @@ def slot_object(slot):
     sys.exit("no certificate object for slot %02X" % slot)
 
 
-def tlv(tag, value):
-    """BER-TLV with a one- to three-byte tag and a definite length."""
-    t = tag.to_bytes((tag.bit_length() + 7) // 8 or 1, "big")
-    n = len(value)
-    if n < 0x80:
-        ln = bytes([n])
-    elif n < 0x100:
-        ln = bytes([0x81, n])
-    else:
-        ln = bytes([0x82, n >> 8, n & 0xFF])
-    return t + ln + value
-
-
-def tlv_parse(data):
-    """Top-level BER-TLV items as a dict tag -> value."""
-    out, i = {}, 0
-    while i < len(data):
-        tag = data[i]
-        i += 1
-        if tag & 0x1F == 0x1F:
-            tag = tag << 8 | data[i]
-            i += 1
-        n = data[i]
-        i += 1
-        if n & 0x80:
-            k = n & 0x7F
-            n = int.from_bytes(data[i:i + k], "big")
-            i += k
-        if i + n > len(data):
-            sys.exit("truncated TLV %X" % tag)
-        out[tag] = bytes(data[i:i + n])
-        i += n
-    return out
-
-
-class Card:
-    def __init__(self, name):
-        rs = [r for r in readers() if str(r) == name]
-        if not rs:
-            sys.exit("no reader %r" % name)
-        self.conn = rs[0].createConnection()
-        self.conn.connect()
-
-    def send(self, what, ins, p1, p2, data=b""):
-        """Send one command, chained in 255-byte pieces; gather 61xx.
-        Returns the answer and its status word."""
-        pieces = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
-        pieces = pieces or [b""]
-        for k, piece in enumerate(pieces):
-            cla = 0x10 if k < len(pieces) - 1 else 0x00
-            apdu = [cla, ins, p1, p2]
-            if piece:
-                apdu += [len(piece)] + list(piece)
-            apdu += [0x00]
-            resp, sw1, sw2 = self.conn.transmit(apdu)
-            if cla == 0x10 and (sw1, sw2) != (0x90, 0x00):
-                sys.exit("%s: chained piece %d: status %02X%02X" %
-                         (what, k, sw1, sw2))
-        for _ in range(64):  # response chaining, bounded
-            if sw1 != 0x61:
-                break
-            more, sw1, sw2 = self.conn.transmit([0, 0xC0, 0, 0, sw2])
-            resp += more
-        return bytes(resp), sw1 << 8 | sw2
-
-    def call(self, what, ins, p1, p2, data=b""):
-        """send() that must succeed."""
-        resp, sw = self.send(what, ins, p1, p2, data)
-        if sw != 0x9000:
-            sys.exit("%s: status %04X" % (what, sw))
-        return resp
+class Card(card_common.Card):
+    """The PIV application of the card in a reader."""
 
     def select(self):
         self.call("SELECT PIV", 0xA4, 0x04, 0x00, PIV_AID)
@@ -146,24 +78,12 @@ def policy_tlv(name):
     return tlv(0xAA, bytes([p])) if p else b""
 
 
-def public_key(alg, pub):
-    if alg == 0x07:
-        return rsa.RSAPublicNumbers(int.from_bytes(pub[0x82], "big"),
-                                    int.from_bytes(pub[0x81], "big")
-                                    ).public_key()
-    return ec.EllipticCurvePublicKey.from_encoded_point(CURVE[alg], pub[0x86])
-
-
 def generate(card, slot, alg_name, out, policy="default"):
     alg = ALG[alg_name]
     template = tlv(0xAC, tlv(0x80, bytes([alg])) + policy_tlv(policy))
-    resp = card.call("GENERATE %02X" % slot, 0x47, 0x00, slot, template)
-    pub = tlv_parse(tlv_parse(resp)[0x7F49])
-    key = public_key(alg, pub)
-    with open(out, "wb") as f:
-        f.write(key.public_bytes(
-            serialization.Encoding.PEM,
-            serialization.PublicFormat.SubjectPublicKeyInfo))
+    pub = generated_key(card.call("GENERATE %02X" % slot, 0x47, 0x00, slot,
+                                  template))
+    write_pem(out, public_key(pub, CURVE.get(alg)))
 
 
 def import_key(card, slot, pem, policy="default"):
