@@ -165,6 +165,22 @@ static const char *touch_policy_text(uint8_t v)
 	}
 }
 
+/* The slot's role, as SP 800-73-4 names it. */
+static void slot_name(uint8_t slot, char *out, size_t cap)
+{
+	switch (slot) {
+	case PIV_SLOT_AUTH: snprintf(out, cap, "authentication"); break;
+	case PIV_SLOT_SIGN: snprintf(out, cap, "signature"); break;
+	case PIV_SLOT_KM: snprintf(out, cap, "key management"); break;
+	case PIV_SLOT_CAUTH: snprintf(out, cap, "card auth"); break;
+	case PIV_SLOT_ATTEST: snprintf(out, cap, "attestation"); break;
+	default:
+		snprintf(out, cap, "retired %u",
+			 (unsigned)(slot - PIV_SLOT_RETIRED_FIRST + 1));
+		break;
+	}
+}
+
 static bool has_key(struct piv *p, uint8_t slot)
 {
 	struct piv_key k;
@@ -218,17 +234,20 @@ static bool has_object(struct piv *p, uint32_t id)
 int piv_report_list(void *state, struct wbuf *out)
 {
 	struct piv *p = state;
-	char line[160];
+	char line[192];
 
 	for (int i = 0; i < PIV_SLOTS; i++) {
 		uint8_t slot = piv_slot_ref(i);
 		struct piv_key k;
 		int err = piv_key_load(p, slot, &k);
+		char name[24];
 
+		slot_name(slot, name, sizeof(name));
 		if (err == STORE_OK)
 			snprintf(line, sizeof(line),
-				 "%02x  %-8s %-9s pin %-6s touch %-6s %s\n",
-				 slot, alg_text(k.alg),
+				 "%02x %-14s %-8s %-9s pin %-6s touch %-6s "
+				 "%s\n",
+				 slot, name, alg_text(k.alg),
 				 k.origin == PIV_ORIGIN_GENERATED ? "generated"
 								  : "imported",
 				 pin_policy_text(k.pin_policy),
@@ -237,8 +256,8 @@ int piv_report_list(void *state, struct wbuf *out)
 					 ? "certificate"
 					 : "no certificate");
 		else if (err != STORE_NOT_FOUND)
-			snprintf(line, sizeof(line), "%02x  (unreadable: %s)\n",
-				 slot, store_strerror(err));
+			snprintf(line, sizeof(line), "%02x %-14s (unreadable: %s)\n",
+				 slot, name, store_strerror(err));
 		piv_key_wipe(&k);
 		if (err != STORE_NOT_FOUND)
 			put_text(out, line);
