@@ -71,7 +71,6 @@ static int ccid_class_descriptor(void *cls, struct wbuf *out)
 {
 	struct ccid_wire_desc d;
 
-	(void)cls;
 	memset(&d, 0, sizeof(d));
 	d.bLength = sizeof(d);
 	d.bDescriptorType = 0x21;
@@ -87,7 +86,7 @@ static int ccid_class_descriptor(void *cls, struct wbuf *out)
 	d.bNumDataRatesSupported = 2;
 	ccid_le32(d.dwMaxIFSD, CCID_MAX_IFSD);
 	ccid_le32(d.dwFeatures, CCID_FEATURES);
-	ccid_le32(d.dwMaxCCIDMessageLength, CCID_MSG_MAX);
+	ccid_le32(d.dwMaxCCIDMessageLength, ((struct ccid *)cls)->msg_max);
 	d.bClassGetResponse = 0xFF;
 	d.bClassEnvelope = 0xFF;
 	d.bMaxCCIDBusySlots = 1;
@@ -168,6 +167,7 @@ static void *ccid_create(struct vkey *key, void (*notify)(void *arg),
 		return NULL;
 	}
 	c->key = key;
+	c->msg_max = CCID_MSG_MAX;
 	c->notify = notify;
 	c->notify_arg = arg;
 	memcpy(c->t1, ccid_t1_defaults, sizeof(c->t1));
@@ -194,6 +194,25 @@ out:
 	return ret;
 }
 
+static void ccid_limit(void *cls, const struct usb_dev_limits *lim)
+{
+	struct ccid *c = cls;
+
+	c->msg_max = lim->ccid_msg_max;
+	c->no_zlp = lim->no_zlp;
+}
+
+static bool ccid_busy(void *cls)
+{
+	struct ccid *c = cls;
+	bool busy;
+
+	pthread_mutex_lock(&c->lock);
+	busy = c->busy || c->job_queued;
+	pthread_mutex_unlock(&c->lock);
+	return busy;
+}
+
 const struct usb_class_ops usb_ccid_class = {
 	.name = "ccid",
 	.cls = 0x0B, /* Smart Card */
@@ -202,10 +221,12 @@ const struct usb_class_ops usb_ccid_class = {
 	.ep_type = USB_XFER_BULK,
 	.interval = 0,
 	.create = ccid_create,
+	.limit = ccid_limit,
 	.destroy = ccid_destroy,
 	.class_descriptor = ccid_class_descriptor,
 	.control = ccid_control,
 	.out = ccid_bulk_out,
 	.in = ccid_bulk_in,
 	.reset = ccid_reset,
+	.busy = ccid_busy,
 };

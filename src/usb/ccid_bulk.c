@@ -51,7 +51,7 @@ static size_t take(struct ccid *c, const uint8_t *p, size_t len)
 	c->rx_len += n;
 	if (c->rx_len == CCID_HEADER_LEN) {
 		parse_header(c->rx, &m);
-		if (m.len > CCID_DATA_MAX) { /* §5.1 dwMaxCCIDMessageLength */
+		if (m.len > ccid_data_max(c)) { /* §5.1 dwMaxCCIDMessageLength */
 			ccid_fail(c, &m, BAD_DWLENGTH);
 			c->rx_len = 0;
 			c->discarding = m.len > 0;

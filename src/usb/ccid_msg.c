@@ -91,13 +91,17 @@ static void parameters(struct ccid *c, const struct ccid_msg *m)
 		     sizeof(c->t1));
 }
 
-/* The next DataBlock of the response data (§6.2.1 bChainParameter). */
+/* The next DataBlock of the response data (§6.2.1 bChainParameter).
+ * With no_zlp a block whose message would end with a full packet keeps
+ * its last byte for the next block (which is then at most 11 bytes). */
 void ccid_emit_data(struct ccid *c)
 {
 	size_t left = c->rdata_len - c->rdata_off;
-	size_t n = left < CCID_DATA_MAX ? left : CCID_DATA_MAX;
+	size_t n = left < ccid_data_max(c) ? left : ccid_data_max(c);
 	uint8_t chain;
 
+	if (c->no_zlp && (CCID_HEADER_LEN + n) % USB_MAX_PACKET == 0)
+		n--; /* n >= 54 here */
 	if (c->rdata_off == 0)
 		chain = n == left ? CHAIN_WHOLE : CHAIN_BEGIN;
 	else

@@ -78,7 +78,7 @@
  * message, so neither libccid (CMD_BUF_SIZE 65546) nor usbccid.sys ever
  * needs to chain; chaining is still served for hosts that split. The
  * same value ships in pico-keys devices used with Windows and macOS. */
-#define CCID_MSG_MAX 65554u
+#define CCID_MSG_MAX USB_CCID_MSG_MAX
 #define CCID_HEADER_LEN 10
 #define CCID_DATA_MAX (CCID_MSG_MAX - CCID_HEADER_LEN)
 
@@ -142,6 +142,8 @@ struct small_msg {
 
 struct ccid {
 	struct vkey *key;
+	uint32_t msg_max; /* dwMaxCCIDMessageLength (usb_dev_limits) */
+	bool no_zlp;      /* no answer ends with a full packet */
 	void (*notify)(void *arg);
 	void *notify_arg;
 
@@ -204,6 +206,12 @@ static inline void ccid_le32(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 8);
 	p[2] = (uint8_t)(v >> 16);
 	p[3] = (uint8_t)(v >> 24);
+}
+
+/* This device's limit on the data of one message. */
+static inline size_t ccid_data_max(const struct ccid *c)
+{
+	return c->msg_max - CCID_HEADER_LEN;
 }
 
 static inline uint8_t ccid_icc_status(const struct ccid *c)

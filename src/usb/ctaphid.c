@@ -440,6 +440,17 @@ static void hid_reset(void *cls)
 	pthread_mutex_unlock(&h->mu);
 }
 
+static bool hid_busy(void *cls)
+{
+	struct hid *h = cls;
+	bool busy;
+
+	pthread_mutex_lock(&h->mu);
+	busy = hid_job_busy(h);
+	pthread_mutex_unlock(&h->mu);
+	return busy;
+}
+
 const struct usb_class_ops usb_ctaphid_class = {
 	.name = "ctaphid",
 	.cls = 0x03, /* HID */
@@ -456,4 +467,5 @@ const struct usb_class_ops usb_ctaphid_class = {
 	.out = hid_out,
 	.in = hid_in,
 	.reset = hid_reset,
+	.busy = hid_busy,
 };

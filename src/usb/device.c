@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -96,11 +97,19 @@ struct usb_dev {
 	bool remote_wakeup;
 	bool halted[N_EP_SLOTS];
 
-	/* The transport's callback, under notify_lock (any thread). */
+	/* The transport's callback, under notify_lock (any thread), and a
+	 * count of class notifications for usb_dev_wait_idle. */
 	pthread_mutex_t notify_lock;
+	pthread_cond_t notify_cv;
+	uint64_t notifications;
 	void (*notify)(void *arg);
 	void *notify_arg;
 };
+
+/* usb_dev_wait_idle re-checks at least this often, so a class whose
+ * command ends without a notification (an answer dropped after a reset)
+ * is still seen idle in time. */
+#define IDLE_POLL_MS 20
 
 static int put_u16le(struct wbuf *w, uint16_t v)
 {
@@ -143,6 +152,8 @@ static void class_notify(void *arg)
 	struct usb_dev *d = arg;
 
 	pthread_mutex_lock(&d->notify_lock);
+	d->notifications++;
+	pthread_cond_broadcast(&d->notify_cv);
 	if (d->notify != NULL)
 		d->notify(d->notify_arg);
 	pthread_mutex_unlock(&d->notify_lock);
@@ -618,6 +629,56 @@ void usb_dev_set_notify(struct usb_dev *d, void (*fn)(void *arg), void *arg)
 	pthread_mutex_unlock(&d->notify_lock);
 }
 
+bool usb_dev_busy(struct usb_dev *d)
+{
+	for (size_t i = 0; i < N_SLOTS; i++)
+		if (slots[i].ops->busy(d->cls[i]))
+			return true;
+	return false;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* One bounded wait for a class notification newer than seen. */
+static void wait_notification(struct usb_dev *d, uint64_t seen,
+			      uint64_t until_ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(until_ms / 1000u);
+	ts.tv_nsec = (long)(until_ms % 1000u) * 1000000L;
+	pthread_mutex_lock(&d->notify_lock);
+	if (d->notifications == seen)
+		pthread_cond_timedwait(&d->notify_cv, &d->notify_lock, &ts);
+	pthread_mutex_unlock(&d->notify_lock);
+}
+
+int usb_dev_wait_idle(struct usb_dev *d, unsigned timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms, now, seen;
+
+	for (;;) {
+		pthread_mutex_lock(&d->notify_lock);
+		seen = d->notifications;
+		pthread_mutex_unlock(&d->notify_lock);
+		if (!usb_dev_busy(d))
+			return 0;
+		now = now_ms();
+		if (now >= deadline)
+			return -1;
+		wait_notification(d, seen,
+				  now + (deadline - now < IDLE_POLL_MS
+						 ? deadline - now
+						 : IDLE_POLL_MS));
+	}
+}
+
 /* --- lifetime ---------------------------------------------------------- */
 
 static void fill_layout(struct usb_dev *d, const struct usb_ident *ident)
@@ -663,18 +724,68 @@ static void fill_strings(struct usb_dev *d, const struct usb_ident *ident)
 _Static_assert(N_SLOTS <= USB_MAX_IFACES && 2 * N_SLOTS <= USB_MAX_EPS,
 	       "usb_layout holds every interface and endpoint");
 
+static int check_limits(const struct usb_dev_limits *lim,
+			struct usb_dev_limits *out)
+{
+	*out = (struct usb_dev_limits){ USB_CCID_MSG_MAX, false };
+	if (lim == NULL)
+		return 0;
+	if (lim->ccid_msg_max != 0 && (lim->ccid_msg_max < USB_CCID_MSG_MIN ||
+				       lim->ccid_msg_max > USB_CCID_MSG_MAX)) {
+		log_error("usb: CCID message limit %u out of range %u..%u",
+			  (unsigned)lim->ccid_msg_max, USB_CCID_MSG_MIN,
+			  USB_CCID_MSG_MAX);
+		return -1;
+	}
+	if (lim->ccid_msg_max != 0)
+		out->ccid_msg_max = lim->ccid_msg_max;
+	out->no_zlp = lim->no_zlp;
+	return 0;
+}
+
+static int notify_init(struct usb_dev *d)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	pthread_mutex_init(&d->notify_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* now_ms */
+	r = pthread_cond_init(&d->notify_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return r == 0 ? 0 : -1;
+}
+
 struct usb_dev *usb_dev_new(struct vkey *key, const struct usb_ident *ident)
 {
-	struct usb_dev *d = calloc(1, sizeof(*d));
-	struct usb_dev *ret = NULL;
+	return usb_dev_new_limited(key, ident, NULL);
+}
 
+struct usb_dev *usb_dev_new_limited(struct vkey *key,
+				    const struct usb_ident *ident,
+				    const struct usb_dev_limits *lim)
+{
+	struct usb_dev *d = NULL;
+	struct usb_dev *ret = NULL;
+	struct usb_dev_limits limits;
+
+	if (check_limits(lim, &limits) != 0)
+		goto out;
+	d = calloc(1, sizeof(*d));
 	if (d == NULL) {
 		log_error("usb: out of memory");
 		goto out;
 	}
 	d->key = key;
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_mutex_init(&d->notify_lock, NULL);
+	if (notify_init(d) != 0) {
+		log_error("usb: cannot create a condition variable");
+		pthread_mutex_destroy(&d->notify_lock);
+		pthread_mutex_destroy(&d->lock);
+		free(d);
+		d = NULL;
+		goto out;
+	}
 	fill_layout(d, ident);
 	fill_strings(d, ident);
 	for (size_t i = 0; i < N_SLOTS; i++) {
@@ -684,6 +795,8 @@ struct usb_dev *usb_dev_new(struct vkey *key, const struct usb_ident *ident)
 				  slots[i].ops->name);
 			goto out;
 		}
+		if (slots[i].ops->limit != NULL)
+			slots[i].ops->limit(d->cls[i], &limits);
 	}
 	if (build_config(d) != 0) {
 		log_error("usb: configuration descriptor does not fit");
@@ -703,6 +816,7 @@ void usb_dev_free(struct usb_dev *d)
 	for (size_t i = 0; i < N_SLOTS; i++)
 		if (d->cls[i] != NULL)
 			slots[i].ops->destroy(d->cls[i]);
+	pthread_cond_destroy(&d->notify_cv);
 	pthread_mutex_destroy(&d->notify_lock);
 	pthread_mutex_destroy(&d->lock);
 	free(d);

@@ -89,10 +89,35 @@ struct usb_layout {
 	struct usb_ep_info eps[USB_MAX_EPS];
 };
 
+/* What a transport needs from the device beyond USB itself. QEMU's
+ * canokey device (libcanokey-qemu) copies a bulk OUT transfer into a
+ * 512-byte buffer and hands IN data to the host controller without packet
+ * boundaries, so it needs short CCID messages that never end with a full
+ * packet (a zero-length packet would reach xhci hosts as an empty
+ * transfer). */
+struct usb_dev_limits {
+	/* dwMaxCCIDMessageLength, header included: 0 for the default
+	 * (USB_CCID_MSG_MAX), else USB_CCID_MSG_MIN..USB_CCID_MSG_MAX.
+	 * Longer APDUs and answers are chained (CCID 1.1 §6.1.4, §6.2.1). */
+	uint32_t ccid_msg_max;
+	/* No IN message ends with a full packet: a CCID answer of such a
+	 * length is chained, one byte in its last block. */
+	bool no_zlp;
+};
+
+/* §5.1: an extended-APDU-level reader takes at least 261 + 10 bytes. */
+#define USB_CCID_MSG_MIN 271u
+#define USB_CCID_MSG_MAX 65554u
+
 struct usb_dev;
 
 /* ident NULL: the defaults. Returns NULL (logged) on failure. */
 struct usb_dev *usb_dev_new(struct vkey *key, const struct usb_ident *ident);
+/* The same with a transport's limits (NULL: none); NULL (logged) when a
+ * limit is out of range. */
+struct usb_dev *usb_dev_new_limited(struct vkey *key,
+				    const struct usb_ident *ident,
+				    const struct usb_dev_limits *lim);
 void usb_dev_free(struct usb_dev *d);
 const struct usb_layout *usb_dev_layout(const struct usb_dev *d);
 struct vkey *usb_dev_key(const struct usb_dev *d);
@@ -128,5 +153,13 @@ int usb_dev_in(struct usb_dev *d, uint8_t ep, uint8_t *buf, size_t cap);
  * transport can poll usb_dev_in again. It must not call back into the
  * device. */
 void usb_dev_set_notify(struct usb_dev *d, void (*fn)(void *arg), void *arg);
+
+/* For transports that must answer synchronously (libcanokey-qemu): is a
+ * command (an APDU, a CTAP request, a power change) still running on a
+ * class worker? usb_dev_wait_idle waits until none is, at most timeout_ms;
+ * 0 when idle, -1 on timeout. Neither may be called from the notify
+ * callback. */
+bool usb_dev_busy(struct usb_dev *d);
+int usb_dev_wait_idle(struct usb_dev *d, unsigned timeout_ms);
 
 #endif

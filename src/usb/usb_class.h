@@ -3,6 +3,7 @@
 #ifndef VKEY_USB_CLASS_H
 #define VKEY_USB_CLASS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,9 +16,13 @@ struct usb_class_ops {
 	enum usb_xfer_type ep_type;      /* of its IN and OUT endpoints */
 	uint8_t interval;                /* bInterval (interrupt) */
 
-	/* State for one device; notify(arg) when IN data becomes ready. */
+	/* State for one device; notify(arg) when IN data becomes ready or
+	 * a command ends. */
 	void *(*create)(struct vkey *key, void (*notify)(void *arg),
 			void *arg);
+	/* The transport's limits (never NULL), right after create and before
+	 * any descriptor is built; NULL for a class they do not concern. */
+	void (*limit)(void *cls, const struct usb_dev_limits *lim);
 	void (*destroy)(void *cls);
 	/* Class-specific descriptors that sit between the interface and its
 	 * endpoint descriptors in the configuration (HID 0x21, CCID 0x21). */
@@ -32,6 +37,8 @@ struct usb_class_ops {
 	int (*in)(void *cls, uint8_t *buf, size_t cap);
 	/* Bus reset or detach: abandon work in flight, clear all state. */
 	void (*reset)(void *cls);
+	/* Is a command queued or running on the class's worker? */
+	bool (*busy)(void *cls);
 };
 
 extern const struct usb_class_ops usb_ccid_class;
