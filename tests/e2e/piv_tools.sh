@@ -371,6 +371,18 @@ ypt_generate() {
 	done
 }
 
+# `vkey piv list` on the daemon's key: the generated keys with their
+# algorithms and policies, the attestation key.
+vkey_piv_list() {
+	run "vkey piv list" timeout 10 "$VKEY" piv list --state "$TMP/key.db" ||
+		return
+	has "vkey piv list: 9a RSA-2048" '^9a authentication +rsa2048 +generated pin once'
+	has "vkey piv list: 9c P-256, PIN always" '^9c signature +p256 +generated pin always'
+	has "vkey piv list: 82 P-256, PIN never" '^82 retired 1 +p256 +generated pin never'
+	has "vkey piv list: 95 RSA-1024" '^95 retired 20 +rsa1024 '
+	has "vkey piv list: f9 attestation key" '^f9 attestation +p256 +generated pin never +touch never +certificate'
+}
+
 # count PATTERN: matching lines in $OUT.
 count() { grep -cE -- "$1" <<<"$OUT"; }
 
@@ -1091,6 +1103,7 @@ main() {
 	log "--- yubico-piv-tool 2.2"
 	ypt_info
 	ypt_generate
+	vkey_piv_list
 	ypt_pin_policies
 	ypt_import
 	ypt_delete_cert
