@@ -1,6 +1,8 @@
 /* Status words as text, for logs and tools. */
 #include "apdu/sw.h"
 
+#include "services/pin.h"
+
 const char *sw_text(unsigned sw)
 {
 	if ((sw & 0xFF00) == 0x6100)
@@ -38,4 +40,18 @@ const char *sw_text(unsigned sw)
 	case SW_UNKNOWN: return "no precise diagnosis";
 	}
 	return "unknown status";
+}
+
+unsigned sw_of_pin_verdict(int verdict, unsigned left)
+{
+	switch (verdict) {
+	case PIN_MATCH:
+		return SW_OK;
+	case PIN_WRONG:
+		return SW_VERIFY_FAIL(left > 15 ? 15 : left);
+	case PIN_BLOCKED:
+		return SW_AUTH_BLOCKED;
+	default:
+		return SW_MEMORY_FAILURE;
+	}
 }

@@ -35,4 +35,10 @@
 /* Short text for a status word, for logs. */
 const char *sw_text(unsigned sw);
 
+/* The status word of a PIN check (verdict: an enum pin_verdict of
+ * services/pin.h): 9000, 63Cx with x the tries left (at most 15, all the
+ * nibble can say), 6983 when blocked, 6581 when the try counter could
+ * not be saved. */
+unsigned sw_of_pin_verdict(int verdict, unsigned left);
+
 #endif

@@ -130,27 +130,17 @@ static unsigned pin_check_sw(struct pgp *p, enum pgp_pw pw,
 {
 	struct pin_record rec;
 	struct pin_save ctx = { p, pw, &rec };
-	unsigned sw = SW_MEMORY_FAILURE;
+	enum pin_verdict verdict;
+	unsigned sw;
 	int err = rec_load(p, pw, &rec);
 
 	if (err == STORE_NOT_FOUND)
 		return SW_AUTH_BLOCKED;
 	if (err != STORE_OK)
 		return SW_MEMORY_FAILURE;
-	switch (pin_check(p->st, &rec.secret, &rec.tries, PGP_PW_TRIES, pin,
-			  len, pin_save, &ctx)) {
-	case PIN_MATCH:
-		sw = SW_OK;
-		break;
-	case PIN_WRONG:
-		sw = SW_VERIFY_FAIL(rec.tries);
-		break;
-	case PIN_BLOCKED:
-		sw = SW_AUTH_BLOCKED;
-		break;
-	case PIN_FAILED:
-		break;
-	}
+	verdict = pin_check(p->st, &rec.secret, &rec.tries, PGP_PW_TRIES, pin,
+			    len, pin_save, &ctx);
+	sw = sw_of_pin_verdict(verdict, rec.tries); /* tries after the check */
 	crypto_wipe(&rec, sizeof(rec));
 	return sw;
 }

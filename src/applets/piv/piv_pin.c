@@ -84,12 +84,6 @@ static int pw_set(struct piv *p, enum piv_pw pw,
 	return err;
 }
 
-/* Tries left as 63 Cx can say it. */
-static unsigned sw_tries(uint8_t left)
-{
-	return SW_VERIFY_FAIL(left > 15 ? 15 : left);
-}
-
 struct pw_save {
 	struct piv *p;
 	enum piv_pw pw;
@@ -111,25 +105,15 @@ static unsigned pw_check(struct piv *p, enum piv_pw pw,
 {
 	struct pw_record rec;
 	struct pw_save ctx = { p, pw, &rec };
+	enum pin_verdict verdict;
 	unsigned sw = SW_MEMORY_FAILURE;
 
 	if (rec_load(p, pw, &rec) != STORE_OK)
 		goto out;
 	*total = rec.total;
-	switch (pin_check(p->st, &rec.secret, &rec.left, rec.total, value,
-			  PIV_PW_LEN, pw_save, &ctx)) {
-	case PIN_MATCH:
-		sw = SW_OK;
-		break;
-	case PIN_WRONG:
-		sw = sw_tries(rec.left);
-		break;
-	case PIN_BLOCKED:
-		sw = SW_AUTH_BLOCKED;
-		break;
-	case PIN_FAILED:
-		break;
-	}
+	verdict = pin_check(p->st, &rec.secret, &rec.left, rec.total, value,
+			    PIV_PW_LEN, pw_save, &ctx);
+	sw = sw_of_pin_verdict(verdict, rec.left); /* tries after the check */
 out:
 	crypto_wipe(&rec, sizeof(rec));
 	return sw;
@@ -204,7 +188,8 @@ unsigned piv_verify(struct piv *p, const struct apdu *cmd, struct wbuf *r)
 		piv_pin_tries(p, PIV_PIN, &total, &left);
 		if (total == 0)
 			return SW_MEMORY_FAILURE;
-		return left == 0 ? SW_AUTH_BLOCKED : sw_tries(left);
+		return sw_of_pin_verdict(left == 0 ? PIN_BLOCKED : PIN_WRONG,
+					 left);
 	}
 	if (cmd->lc != PIV_PW_LEN)
 		return SW_WRONG_DATA;
