@@ -3,8 +3,11 @@
  * canokey device per QEMU process (more keys: vkey serve --usbredir).
  * QEMU calls under its big lock, one call at a time, but transmit()
  * re-enters data_in (and, on xhci, device_loop) before it returns. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "canokey/ck.h"
 
@@ -28,17 +31,25 @@ static bool nested(const struct ck *c)
 	return c->depth > 1;
 }
 
+/* The log file is created 0600: with log_secrets it holds PINs. */
 static int open_log(struct ck *c, const struct ck_config *cfg,
 		    const char *file)
 {
+	int fd, err;
+
 	log_set_level(cfg->level);
 	log_set_secrets(cfg->secrets);
 	if (cfg->log_file[0] == '\0')
 		return 0;
-	c->log = fopen(cfg->log_file, "ae");
+	fd = open(cfg->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		  0600);
+	c->log = fd >= 0 ? fdopen(fd, "a") : NULL;
 	if (c->log == NULL) {
-		fprintf(stderr, "canokey-qemu: %s: cannot open the log file %s: %m\n",
-			file, cfg->log_file);
+		err = errno;
+		if (fd >= 0)
+			close(fd);
+		fprintf(stderr, "canokey-qemu: %s: cannot open the log file %s: %s\n",
+			file, cfg->log_file, strerror(err));
 		return -1;
 	}
 	log_set_file(c->log);

@@ -218,8 +218,8 @@ static int read_file(struct ck_config *cfg, const char *path, char *err,
 	unsigned n = 0;
 
 	if (f == NULL) {
-		if (errno == ENOENT)
-			return 0;
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0; /* vkey_open says what is wrong with the path */
 		fail(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}

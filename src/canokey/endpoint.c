@@ -62,10 +62,10 @@ void ck_data_out(struct ck *c, uint8_t ep)
 	explicit_bzero(c->out[ep], n); /* PINs travel here */
 	(void)canokey_emu_prepare_receive(c->qemu, ep, c->out[ep],
 					  CK_OUT_PIECE);
-	if (usb_dev_busy(c->dev) &&
-	    usb_dev_wait_idle(c->dev, CK_CMD_WAIT_MS) != 0)
-		log_info("canokey: command still running after %u ms",
-			 CK_CMD_WAIT_MS);
+	if (usb_dev_ep_busy(c->dev, ep) &&
+	    usb_dev_wait_ep(c->dev, ep, CK_CMD_WAIT_MS) != 0)
+		log_info("canokey: ep %u: command still running after %u ms",
+			 ep, CK_CMD_WAIT_MS);
 }
 
 /* The next data of an IN endpoint, at most cap bytes; when nothing is
@@ -75,9 +75,9 @@ static int next_in(struct ck *c, uint8_t ep, size_t cap)
 {
 	int r = usb_dev_in(c->dev, ep | EP_DIR_IN, c->in_buf, cap);
 
-	if (r != USB_NAK || !usb_dev_busy(c->dev))
+	if (r != USB_NAK || !usb_dev_ep_busy(c->dev, ep))
 		return r;
-	(void)usb_dev_wait_idle(c->dev, CK_IN_WAIT_MS);
+	(void)usb_dev_wait_ep(c->dev, ep, CK_IN_WAIT_MS);
 	return usb_dev_in(c->dev, ep | EP_DIR_IN, c->in_buf, cap);
 }
 

@@ -629,12 +629,29 @@ void usb_dev_set_notify(struct usb_dev *d, void (*fn)(void *arg), void *arg)
 	pthread_mutex_unlock(&d->notify_lock);
 }
 
-bool usb_dev_busy(struct usb_dev *d)
+/* Is the class in slot i busy; every class for i < 0? */
+static bool slot_busy(struct usb_dev *d, int i)
 {
-	for (size_t i = 0; i < N_SLOTS; i++)
-		if (slots[i].ops->busy(d->cls[i]))
+	if (i >= 0)
+		return slots[i].ops->busy(d->cls[i]);
+	for (size_t k = 0; k < N_SLOTS; k++)
+		if (slots[k].ops->busy(d->cls[k]))
 			return true;
 	return false;
+}
+
+bool usb_dev_busy(struct usb_dev *d)
+{
+	return slot_busy(d, -1);
+}
+
+bool usb_dev_ep_busy(struct usb_dev *d, uint8_t ep)
+{
+	int i = slot_of_ep(ep);
+
+	if (i < 0)
+		i = slot_of_ep((uint8_t)(ep ^ 0x80));
+	return i >= 0 && slot_busy(d, i);
 }
 
 static uint64_t now_ms(void)
@@ -659,7 +676,8 @@ static void wait_notification(struct usb_dev *d, uint64_t seen,
 	pthread_mutex_unlock(&d->notify_lock);
 }
 
-int usb_dev_wait_idle(struct usb_dev *d, unsigned timeout_ms)
+/* Wait for slot i (every slot for i < 0) to be idle. */
+static int wait_slot(struct usb_dev *d, int i, unsigned timeout_ms)
 {
 	uint64_t deadline = now_ms() + timeout_ms, now, seen;
 
@@ -667,7 +685,7 @@ int usb_dev_wait_idle(struct usb_dev *d, unsigned timeout_ms)
 		pthread_mutex_lock(&d->notify_lock);
 		seen = d->notifications;
 		pthread_mutex_unlock(&d->notify_lock);
-		if (!usb_dev_busy(d))
+		if (!slot_busy(d, i))
 			return 0;
 		now = now_ms();
 		if (now >= deadline)
@@ -677,6 +695,20 @@ int usb_dev_wait_idle(struct usb_dev *d, unsigned timeout_ms)
 						 ? deadline - now
 						 : IDLE_POLL_MS));
 	}
+}
+
+int usb_dev_wait_idle(struct usb_dev *d, unsigned timeout_ms)
+{
+	return wait_slot(d, -1, timeout_ms);
+}
+
+int usb_dev_wait_ep(struct usb_dev *d, uint8_t ep, unsigned timeout_ms)
+{
+	int i = slot_of_ep(ep);
+
+	if (i < 0)
+		i = slot_of_ep((uint8_t)(ep ^ 0x80));
+	return i >= 0 ? wait_slot(d, i, timeout_ms) : 0;
 }
 
 /* --- lifetime ---------------------------------------------------------- */

@@ -156,10 +156,12 @@ void usb_dev_set_notify(struct usb_dev *d, void (*fn)(void *arg), void *arg);
 
 /* For transports that must answer synchronously (libcanokey-qemu): is a
  * command (an APDU, a CTAP request, a power change) still running on a
- * class worker? usb_dev_wait_idle waits until none is, at most timeout_ms;
- * 0 when idle, -1 on timeout. Neither may be called from the notify
- * callback. */
+ * class worker: any class's, or the one owning endpoint ep (either
+ * direction)? The waits return 0 once none is, -1 after timeout_ms. None
+ * of these may be called from the notify callback. */
 bool usb_dev_busy(struct usb_dev *d);
+bool usb_dev_ep_busy(struct usb_dev *d, uint8_t ep);
 int usb_dev_wait_idle(struct usb_dev *d, unsigned timeout_ms);
+int usb_dev_wait_ep(struct usb_dev *d, uint8_t ep, unsigned timeout_ms);
 
 #endif
