@@ -8,7 +8,7 @@ CHECK_FUZZ_SECONDS ?= 20
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
 .PHONY: all deps build run check check-unit check-asan check-fuzz fuzz bench install clean
-.PHONY: demo guest-image
+.PHONY: demo guest-image qemu-canokey
 
 all: build
 
@@ -34,6 +34,12 @@ demo: build guest-image
 # $XDG_CACHE_HOME/vkey-guest (default ~/.cache/vkey-guest).
 guest-image: deps
 	@scripts/guest/image.sh
+
+# QEMU 7.2 from Debian's source package with -device canokey linked
+# against $(BUILD)'s libcanokey-qemu, built once and cached in
+# $XDG_CACHE_HOME/vkey-qemu (docs/CANOKEY.md); prints its path.
+qemu-canokey: build
+	@scripts/qemu-canokey.sh $(BUILD)
 
 check: build check-unit check-asan check-fuzz
 

@@ -1,6 +1,9 @@
 #!/bin/sh
 # Install the Debian packages vkey needs to build, test and run, skipping
 # those already present. Safe to run any number of times.
+# The last group is what scripts/qemu-canokey.sh needs to build QEMU with
+# --enable-canokey from Debian's source package (x86_64 system emulator,
+# slirp and virtfs only).
 set -eu
 
 PACKAGES="
@@ -13,6 +16,8 @@ qemu-system-x86 busybox-static cpio kmod fido2-tools libfido2-dev libccid
 opensc openssh-client tshark
 gnupg gpg-agent scdaemon
 yubico-piv-tool
+dpkg-dev xz-utils bzip2 libglib2.0-dev libpixman-1-dev libslirp-dev
+libcap-ng-dev libattr1-dev libfdt-dev
 "
 
 missing=""

@@ -4,7 +4,8 @@
 # One vkey key is attached by usb-redir; unmodified clients drive it:
 #   libfido2's fido2-token / fido2-cred / fido2-assert over hidraw,
 #   OpenSSH's ssh-keygen (ed25519-sk, ecdsa-sk, resident keys, -Y sign),
-#   pcscd + libccid over usbfs, ykman OATH through that reader.
+#   pcscd + libccid over usbfs, ykman OATH and gpg --card-status through
+#   that reader.
 # Each check is a named step; a failed step does not stop the others.
 # Prints "N passed, N failed" and exits non-zero when anything failed.
 set -uo pipefail
@@ -267,6 +268,29 @@ oath_ykman() {
 	[[ $code == "$want" ]]
 }
 
+# ---- OpenPGP: gpg's scdaemon through the same pcscd --------------------
+
+# (a subshell: GNUPGHOME stays with this step). GnuPG's home is on the
+# guest's tmpfs: gpg-agent's sockets cannot live on the 9p work share.
+gpg_card_status() (
+	[[ -n $READER ]] || { echo "no reader"; exit 1; }
+	GNUPGHOME=$(mktemp -d /tmp/gnupg.XXXXXX) || exit 1
+	export GNUPGHOME
+	{
+		echo disable-ccid
+		echo "pcsc-driver /usr/lib/x86_64-linux-gnu/libpcsclite.so.1"
+		echo "reader-port $READER"
+	} >"$GNUPGHOME/scdaemon.conf"
+	rc=0
+	timeout 120 gpg --batch --no-tty --card-status </dev/null >gpg-card-status.txt 2>&1 || rc=$?
+	timeout 20 gpgconf --kill all
+	cat gpg-card-status.txt
+	((rc == 0)) &&
+		grep -q '^Application ID ...: D276000124010304' gpg-card-status.txt &&
+		grep -q '^Version ..........: 3.4$' gpg-card-status.txt &&
+		grep -Eq '^Serial number ....: [0-9A-F]{8}$' gpg-card-status.txt
+)
+
 stop_pcscd() {
 	[[ -n $PCSCD_PID ]] || return 0
 	kill "$PCSCD_PID" 2>/dev/null
@@ -295,6 +319,7 @@ main() {
 	step ssh_keygen_K ssh_download_resident
 	step pcscd_ccid_reader pcscd_reader
 	step ykman_oath_totp oath_ykman
+	step gpg_card_status gpg_card_status
 	stop_pcscd
 	log "done: $PASSED passed, $FAILED failed ${FAILED_NAMES[*]}"
 	echo "$PASSED passed, $FAILED failed"
