@@ -3,7 +3,9 @@
  * CTAPHID and CCID endpoints, IN tokens, xhci transfers that wait for a
  * wakeup, bus resets), played by tests/canokey/fake_qemu.c on a uhci or
  * an xhci host. Any overrun of QEMU's buffers, OUT endpoint left without
- * a buffer, or sanitizer finding aborts.
+ * a buffer, CTAPHID transmit while xhci handles a CTAPHID IN token (QEMU
+ * 7.2 would free the transfer under itself), or sanitizer finding
+ * aborts.
  *
  * Input: byte 0 bit 0 picks xhci; then operations, each an opcode byte
  * (low 3 bits) and its operands, cut short at the end of the input. */

@@ -14,10 +14,17 @@
 /* The one global the ABI forces (STYLE.md 1); NULL until init. */
 static struct ck *the_ck;
 
+/* Every ABI call. A top-level one moves in_token (set by data_in) to
+ * prev_in_token: QEMU calls device_loop right after data_in on an IN
+ * token, and that device_loop needs to know. */
 static struct ck *enter(void)
 {
-	if (the_ck != NULL)
-		the_ck->depth++;
+	if (the_ck == NULL)
+		return NULL;
+	if (++the_ck->depth == 1) {
+		the_ck->prev_in_token = the_ck->in_token;
+		the_ck->in_token = 0;
+	}
 	return the_ck;
 }
 
@@ -80,7 +87,8 @@ static int open_dev(struct ck *c, const struct ck_config *cfg,
 		.product = cfg->product[0] ? cfg->product : NULL,
 	};
 	struct usb_dev_limits lim = { .ccid_msg_max = CK_CCID_MSG_MAX,
-				      .no_zlp = true };
+				      .no_zlp = true,
+				      .ctaphid_msg_max = CK_HID_MSG_MAX };
 
 	c->dev = usb_dev_new_limited(c->key, &id, &lim);
 	if (c->dev == NULL) {
@@ -229,17 +237,16 @@ void canokey_emu_data_in(uint8_t ep)
 	leave(c);
 }
 
-/* Nested, it is an IN token that xhci ran inside our transmit: the
- * report we just transmitted is being taken. */
+/* Nested, it is an IN token that xhci runs inside our transmit. Right
+ * after data_in on ep 1 it is part of QEMU's handling of that IN token:
+ * nothing may be transmitted on ep 1 then (endpoint.c). */
 void canokey_emu_device_loop(void)
 {
 	struct ck *c = enter();
 
 	if (c == NULL)
 		return;
-	if (nested(c))
-		c->kicked = true;
-	else
-		ck_pump(c);
+	if (!nested(c) && c->prev_in_token != CANOKEY_EMU_EP_CTAPHID)
+		ck_push(c);
 	leave(c);
 }

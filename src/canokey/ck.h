@@ -28,13 +28,15 @@
 #define CK_OUT_PIECE USB_MAX_PACKET
 
 /* Bounds on waiting inside QEMU's main loop for a command: data_out waits
- * for the answer, data_in for an answer or the keepalive / time extension
- * that replaces it (CTAPHID every 100 ms, CCID every 500 ms). */
+ * for the answer, a CCID data_in for an answer or the time extension
+ * offered meanwhile (every 500 ms). */
 #define CK_CMD_WAIT_MS 5000
 #define CK_IN_WAIT_MS 1000
-/* CTAPHID reports one device_loop may hand over while xhci keeps
- * consuming them inside transmit. */
-#define CK_PUMP_MAX 8
+/* The longest CTAPHID message the device sends: 16 reports (57 + 15 x 59
+ * bytes). Answers are pushed whole into QEMU's 2048-byte buffer, where
+ * the end of the last one may still be counted when a host already sends
+ * the next request (endpoint.c): two must fit. */
+#define CK_HID_MSG_MAX (57 + 15 * 59)
 
 #define CK_STR_MAX 128
 
@@ -50,11 +52,8 @@ struct ck_config {
 
 /* What the library knows of QEMU's buffer for one IN endpoint. */
 struct ck_in {
-	size_t held; /* at most this many bytes are in it */
-	/* QEMU is not draining it (it answered NAK, or only bytes we pushed
-	 * outside data_in wait there): we may transmit before the next
-	 * data_in, and QEMU calls data_in before taking anything. */
-	bool armed;
+	size_t held;        /* at most this many bytes are in it */
+	size_t since_token; /* transmitted since the last data_in */
 };
 
 struct ck {
@@ -62,8 +61,9 @@ struct ck {
 	struct vkey *key;
 	struct usb_dev *dev;
 	FILE *log;
-	unsigned depth; /* ABI calls in progress: >1 is re-entry */
-	bool kicked;    /* an IN token ran inside our transmit (xhci) */
+	unsigned depth;   /* ABI calls in progress: >1 is re-entry */
+	uint8_t in_token; /* this call is data_in on this ep (0: not) */
+	uint8_t prev_in_token; /* the same for the previous call */
 	struct usb_setup setup;
 	bool setup_pending; /* an OUT request waits for data_out(0) */
 	struct ck_in in[CK_N_EPS];
@@ -87,7 +87,7 @@ void ck_in_reset(struct ck *c);
 void ck_transmit(struct ck *c, uint8_t ep, const uint8_t *buf, size_t n);
 void ck_data_out(struct ck *c, uint8_t ep);
 void ck_data_in(struct ck *c, uint8_t ep);
-void ck_pump(struct ck *c);
+void ck_push(struct ck *c);
 
 /* abi.c: open and close the one device (the fuzz target uses these; QEMU
  * only ever calls canokey_emu_init). */

@@ -1,18 +1,33 @@
-/* The data endpoints under QEMU's canokey device. OUT: QEMU copies each
- * packet into the buffer we registered and calls data_out; the command
- * runs to its end before we return. IN: QEMU keeps what we transmit in a
- * 2048-byte buffer per endpoint that it never bounds, so we keep count of
- * what it may hold (struct ck_in) and transmit only what fits. */
+/* The data endpoints under QEMU's canokey device.
+ *
+ * OUT: QEMU copies each packet into the buffer we registered and calls
+ * data_out; a command completed by it runs to its end before we return.
+ *
+ * IN: QEMU keeps what we transmit in a 2048-byte buffer per endpoint that
+ * it never bounds, hands it out to IN tokens, and calls data_in (then
+ * device_loop) on an IN token only when nothing of it is being handed
+ * out. struct ck_in keeps a bound on what that buffer holds.
+ *
+ * CTAPHID (ep 1): transmit() wakes the endpoint, and QEMU 7.2's xhci runs
+ * a waiting IN transfer from the wakeup, inside transmit. If that is the
+ * transfer QEMU is handling already (one that was NAKed, or whose first
+ * try waited for the endpoint's interval, both run outside xhci's kick
+ * guard), it is handled twice and freed under the outer handler. So no
+ * report is transmitted while QEMU handles an IN token of this endpoint:
+ * reports are pushed from the device_loop QEMU calls after an OUT on ep
+ * 1, a control transfer or a CCID IN token, and the wakeup delivers
+ * them. An answer must then fit QEMU's buffer whole (CK_HID_MSG_MAX).
+ *
+ * CCID (ep 2): QEMU does not wake it, so data_in transmits, one message
+ * per call: an xhci host takes everything QEMU holds as one transfer, and
+ * libccid wants exactly one message in it. */
 #include <string.h>
 
 #include "canokey/ck.h"
 
 #define EP_DIR_IN 0x80
-
-static struct ck_in *in_state(struct ck *c, uint8_t ep)
-{
-	return &c->in[ep];
-}
+/* Bound on the reports one push transmits. */
+#define PUSH_MAX (CK_IN_MAX / USB_MAX_PACKET)
 
 /* Register (again) the OUT buffers: QEMU shrinks the registered size to
  * each piece it copies, so every data_out re-arms its endpoint. */
@@ -28,23 +43,54 @@ void ck_arm_out(struct ck *c)
 					  CK_OUT_PIECE);
 }
 
-/* After a bus reset QEMU's IN buffers are empty and idle. */
+/* After a bus reset QEMU's IN buffers are empty. */
 void ck_in_reset(struct ck *c)
 {
-	for (size_t i = 0; i < CK_N_EPS; i++)
-		c->in[i] = (struct ck_in){ .held = 0, .armed = true };
+	memset(c->in, 0, sizeof(c->in));
 	c->setup_pending = false;
+	c->in_token = 0;
 }
 
-/* transmit() on the CTAPHID endpoint wakes the endpoint; on xhci that
- * may run the host's waiting IN token at once, inside the call (QEMU then
- * calls data_in and device_loop, which abi.c turns into c->kicked). */
+/* An IN token found QEMU's buffer not being handed out (pos 0): it holds
+ * at most what was transmitted since the last such token, since that one
+ * took something if there was anything (an IN transfer asks for at least
+ * one byte), and the buffer only starts over once emptied. */
+static void in_token(struct ck_in *in)
+{
+	in->held = in->since_token;
+	in->since_token = 0;
+}
+
+/* On ep 1 QEMU calls data_in back from inside (and on xhci, when a
+ * transfer waits, runs that IN token: data_in, device_loop, the report
+ * taken); abi.c ignores those nested calls. The count then runs ahead of
+ * QEMU's buffer until the next data_in, which is safe. */
 void ck_transmit(struct ck *c, uint8_t ep, const uint8_t *buf, size_t n)
 {
-	c->kicked = false;
 	(void)canokey_emu_transmit(c->qemu, ep, buf, (uint16_t)n);
-	if (ep != 0)
-		in_state(c, ep)->held += n;
+	if (ep != 0) {
+		c->in[ep].held += n;
+		c->in[ep].since_token += n;
+	}
+}
+
+/* CTAPHID reports into QEMU's buffer while they fit; never called while
+ * QEMU handles an IN token of ep 1 (see the top of this file). */
+void ck_push(struct ck *c)
+{
+	const uint8_t ep = CANOKEY_EMU_EP_CTAPHID;
+	struct ck_in *in = &c->in[ep];
+	int r;
+
+	for (unsigned i = 0; i < PUSH_MAX; i++) {
+		if (CK_IN_MAX - in->held < USB_MAX_PACKET)
+			return;
+		r = usb_dev_in(c->dev, ep | EP_DIR_IN, c->in_buf,
+			       USB_MAX_PACKET);
+		if (r <= 0)
+			return; /* a STALL waits for the host's IN token */
+		ck_transmit(c, ep, c->in_buf, (size_t)r);
+	}
 }
 
 void ck_data_out(struct ck *c, uint8_t ep)
@@ -68,100 +114,31 @@ void ck_data_out(struct ck *c, uint8_t ep)
 			 ep, CK_CMD_WAIT_MS);
 }
 
-/* The next data of an IN endpoint, at most cap bytes; when nothing is
- * ready but a command runs, wait (bounded) for its answer or for the
- * keepalive / time extension the class offers meanwhile. */
-static int next_in(struct ck *c, uint8_t ep, size_t cap)
+/* CCID: the next message, whole; when none is ready but a command runs,
+ * wait (bounded) for its answer or the time extension offered meanwhile. */
+static void ccid_in(struct ck *c, struct ck_in *in)
 {
-	int r = usb_dev_in(c->dev, ep | EP_DIR_IN, c->in_buf, cap);
+	const uint8_t ep = CANOKEY_EMU_EP_CCID;
+	size_t room = CK_IN_MAX - in->held;
+	int r = usb_dev_in(c->dev, ep | EP_DIR_IN, c->in_buf, room);
 
-	if (r != USB_NAK || !usb_dev_ep_busy(c->dev, ep))
-		return r;
-	(void)usb_dev_wait_ep(c->dev, ep, CK_IN_WAIT_MS);
-	return usb_dev_in(c->dev, ep | EP_DIR_IN, c->in_buf, cap);
-}
-
-/* CTAPHID: whole 64-byte reports while they fit; returns bytes sent, or
- * USB_STALL when the endpoint refuses before anything was sent. */
-static int fill_ctaphid(struct ck *c, size_t room)
-{
-	const uint8_t ep = CANOKEY_EMU_EP_CTAPHID;
-	size_t sent = 0;
-	int r;
-
-	while (room - sent >= USB_MAX_PACKET) {
-		r = sent == 0 ? next_in(c, ep, USB_MAX_PACKET)
-			      : usb_dev_in(c->dev, ep | EP_DIR_IN, c->in_buf,
-					   USB_MAX_PACKET);
-		if (r < 0)
-			return sent == 0 && r == USB_STALL ? USB_STALL
-							   : (int)sent;
-		ck_transmit(c, ep, c->in_buf, (size_t)r);
-		sent += (size_t)r;
-		if (r == 0)
-			break;
+	if (r == USB_NAK && usb_dev_ep_busy(c->dev, ep)) {
+		(void)usb_dev_wait_ep(c->dev, ep, CK_IN_WAIT_MS);
+		r = usb_dev_in(c->dev, ep | EP_DIR_IN, c->in_buf, room);
 	}
-	return (int)sent;
-}
-
-/* CCID: one message per data_in. An xhci host takes everything QEMU
- * holds as one transfer, and libccid wants exactly one message in it;
- * the device's limits (CK_CCID_MSG_MAX, no_zlp) keep every message well
- * inside 2048 bytes and ending with a short packet. */
-static int fill_ccid(struct ck *c, size_t room)
-{
-	int r = next_in(c, CANOKEY_EMU_EP_CCID, room);
-
 	if (r >= 0)
-		ck_transmit(c, CANOKEY_EMU_EP_CCID, c->in_buf, (size_t)r);
-	return r == USB_NAK ? 0 : r;
+		ck_transmit(c, ep, c->in_buf, (size_t)r);
+	else if (r == USB_STALL && in->held == 0)
+		(void)canokey_emu_stall_ep(c->qemu, ep);
 }
 
-/* QEMU's IN token found nothing of ours being drained (data_in is only
- * called then): what it holds now is what we pushed while armed. */
+/* An IN token with nothing of ours being handed out. */
 void ck_data_in(struct ck *c, uint8_t ep)
 {
-	struct ck_in *in;
-	int r;
-
 	if (ep != CANOKEY_EMU_EP_CTAPHID && ep != CANOKEY_EMU_EP_CCID)
 		return; /* ep 0 is served inside setup / data_out */
-	in = in_state(c, ep);
-	if (!in->armed)
-		in->held = 0; /* drained since the last data_in */
-	if (ep == CANOKEY_EMU_EP_CTAPHID)
-		r = fill_ctaphid(c, CK_IN_MAX - in->held);
-	else
-		r = fill_ccid(c, CK_IN_MAX - in->held);
-	if (r == USB_STALL && in->held == 0) {
-		(void)canokey_emu_stall_ep(c->qemu, ep);
-		in->armed = false;
-		return;
-	}
-	/* Bytes in QEMU's buffer are taken right after we return; with none,
-	 * QEMU answers NAK and waits for us (armed). */
-	in->armed = in->held == 0;
-}
-
-/* Between data_in calls: a CTAPHID report for an IN token QEMU answered
- * NAK. transmit() wakes the endpoint, which is how the xhci host gets to
- * retry it; at most one report waits in QEMU's buffer this way, unless
- * xhci took it at once (c->kicked). CCID needs no push: its answer is
- * ready before the host asks (data_out waits for it). */
-void ck_pump(struct ck *c)
-{
-	const uint8_t ep = CANOKEY_EMU_EP_CTAPHID;
-	struct ck_in *in = in_state(c, ep);
-	int r;
-
-	for (unsigned i = 0; i < CK_PUMP_MAX && in->armed && in->held == 0;
-	     i++) {
-		r = usb_dev_in(c->dev, ep | EP_DIR_IN, c->in_buf,
-			       USB_MAX_PACKET);
-		if (r <= 0)
-			return; /* a STALL waits for the host's IN token */
-		ck_transmit(c, ep, c->in_buf, (size_t)r);
-		if (c->kicked)
-			in->held = 0; /* the IN token took the whole report */
-	}
+	in_token(&c->in[ep]);
+	c->in_token = ep;
+	if (ep == CANOKEY_EMU_EP_CCID)
+		ccid_in(c, &c->in[ep]);
 }

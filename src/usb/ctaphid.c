@@ -12,6 +12,9 @@
 
 _Static_assert(CTAPHID_MAX_MSG == CTAP_MAX_MSG,
 	       "maxMsgSize is what one CTAPHID message can carry");
+_Static_assert(CTAPHID_MAX_MSG == USB_CTAPHID_MSG_MAX &&
+		       CTAPHID_INIT_DATA == USB_CTAPHID_MSG_MIN,
+	       "usb.h's CTAPHID limits are this class's");
 
 /* The device version INIT reports (vkey 0.1.0). */
 #define VKEY_DEV_MAJOR 0
@@ -223,8 +226,9 @@ static void rx_start(struct hid *h, struct hid_chan *ch,
 
 	if (!cmd_known(pk->cmd))
 		err = ERR_INVALID_CMD;
-	else if (pk->bcnt > CTAPHID_MAX_MSG)
-		err = ERR_INVALID_LEN;
+	else if (pk->bcnt > CTAPHID_MAX_MSG ||
+		 (pk->cmd == CTAPHID_PING && pk->bcnt > h->answer_max))
+		err = ERR_INVALID_LEN; /* a PING's answer is as long */
 	else if ((pk->cmd == CTAPHID_MSG || pk->cmd == CTAPHID_CBOR) &&
 		 hid_job_busy(h))
 		err = ERR_CHANNEL_BUSY; /* §11.2.5.1: one request at a time */
@@ -379,6 +383,7 @@ static void *hid_create(struct vkey *key, void (*notify)(void *arg),
 	h->key = key;
 	h->notify = notify;
 	h->notify_arg = arg;
+	h->answer_max = CTAPHID_MAX_MSG;
 	h->next_cid = 1;
 	h->protocol = 1; /* HID report protocol */
 	if (hid_job_init(h) != 0) {
@@ -440,6 +445,11 @@ static void hid_reset(void *cls)
 	pthread_mutex_unlock(&h->mu);
 }
 
+static void hid_limit(void *cls, const struct usb_dev_limits *lim)
+{
+	((struct hid *)cls)->answer_max = lim->ctaphid_msg_max;
+}
+
 static bool hid_busy(void *cls)
 {
 	struct hid *h = cls;
@@ -461,6 +471,7 @@ const struct usb_class_ops usb_ctaphid_class = {
 	 * message is 129 reports. */
 	.interval = 1,
 	.create = hid_create,
+	.limit = hid_limit,
 	.destroy = hid_destroy,
 	.class_descriptor = hid_class_descriptor,
 	.control = hid_control,

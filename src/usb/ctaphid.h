@@ -125,6 +125,7 @@ struct hid {
 	struct vkey *key;
 	void (*notify)(void *arg);
 	void *notify_arg;
+	size_t answer_max; /* the longest message sent (usb_dev_limits) */
 
 	pthread_mutex_t mu; /* everything below */
 	pthread_cond_t work_cv;  /* worker: a job is queued, or stop */

@@ -85,16 +85,20 @@ static int job_tick(void *arg)
 	return stop;
 }
 
-/* Without the lock: while RUNNING, req and rsp are the worker's. */
+/* Without the lock: while RUNNING, req and rsp are the worker's. The
+ * answer stays within the transport's limit (answer_max, set before the
+ * threads ever run a job). */
 static size_t job_run(struct hid *h, uint8_t cmd, size_t len)
 {
 	struct hid_job *j = &h->job;
+	size_t cap = h->answer_max < sizeof(j->rsp) ? h->answer_max
+						    : sizeof(j->rsp);
 
 	if (cmd == CTAPHID_CBOR) /* §11.2.9.1.2 */
-		return vkey_ctap_cbor(h->key, j->req, len, j->rsp,
-				      sizeof(j->rsp), job_tick, h);
-	return vkey_ctap_msg(h->key, j->req, len, j->rsp, /* §11.2.9.1.1 */
-			     sizeof(j->rsp), job_tick, h);
+		return vkey_ctap_cbor(h->key, j->req, len, j->rsp, cap,
+				      job_tick, h);
+	return vkey_ctap_msg(h->key, j->req, len, j->rsp, cap, /* §11.2.9.1.1 */
+			     job_tick, h);
 }
 
 static void job_finish(struct hid *h, size_t n)

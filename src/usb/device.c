@@ -759,7 +759,8 @@ _Static_assert(N_SLOTS <= USB_MAX_IFACES && 2 * N_SLOTS <= USB_MAX_EPS,
 static int check_limits(const struct usb_dev_limits *lim,
 			struct usb_dev_limits *out)
 {
-	*out = (struct usb_dev_limits){ USB_CCID_MSG_MAX, false };
+	*out = (struct usb_dev_limits){ USB_CCID_MSG_MAX, false,
+					USB_CTAPHID_MSG_MAX };
 	if (lim == NULL)
 		return 0;
 	if (lim->ccid_msg_max != 0 && (lim->ccid_msg_max < USB_CCID_MSG_MIN ||
@@ -769,8 +770,18 @@ static int check_limits(const struct usb_dev_limits *lim,
 			  USB_CCID_MSG_MAX);
 		return -1;
 	}
+	if (lim->ctaphid_msg_max != 0 &&
+	    (lim->ctaphid_msg_max < USB_CTAPHID_MSG_MIN ||
+	     lim->ctaphid_msg_max > USB_CTAPHID_MSG_MAX)) {
+		log_error("usb: CTAPHID message limit %zu out of range %u..%u",
+			  lim->ctaphid_msg_max, USB_CTAPHID_MSG_MIN,
+			  USB_CTAPHID_MSG_MAX);
+		return -1;
+	}
 	if (lim->ccid_msg_max != 0)
 		out->ccid_msg_max = lim->ccid_msg_max;
+	if (lim->ctaphid_msg_max != 0)
+		out->ctaphid_msg_max = lim->ctaphid_msg_max;
 	out->no_zlp = lim->no_zlp;
 	return 0;
 }

@@ -103,11 +103,19 @@ struct usb_dev_limits {
 	/* No IN message ends with a full packet: a CCID answer of such a
 	 * length is chained, one byte in its last block. */
 	bool no_zlp;
+	/* The longest CTAPHID message the device sends: 0 for the default
+	 * (USB_CTAPHID_MSG_MAX), else USB_CTAPHID_MSG_MIN..USB_CTAPHID_MSG_MAX.
+	 * A longer PING is refused (ERR_INVALID_LEN), a longer CTAP answer
+	 * becomes CTAP1_ERR_OTHER. Requests may still be up to the maximum. */
+	size_t ctaphid_msg_max;
 };
 
 /* §5.1: an extended-APDU-level reader takes at least 261 + 10 bytes. */
 #define USB_CCID_MSG_MIN 271u
 #define USB_CCID_MSG_MAX 65554u
+/* CTAP 2.1 §11.2.4: one init packet's payload; 128 continuations more. */
+#define USB_CTAPHID_MSG_MIN 57u
+#define USB_CTAPHID_MSG_MAX 7609u
 
 struct usb_dev;
 

@@ -152,7 +152,7 @@ int fq_in(uint8_t ep, uint8_t *buf, size_t len)
 
 	if (ep == 0 || ep >= FQ_EPS)
 		return FQ_STALL;
-	fq.kick_active[ep] = true;
+	fq.in_active[ep] = true;
 	if (fq.ep_in_pos[ep] == 0) {
 		canokey_emu_data_in(ep);
 		canokey_emu_device_loop();
@@ -179,7 +179,7 @@ int fq_in(uint8_t ep, uint8_t *buf, size_t len)
 		r = (int)n;
 		break;
 	}
-	fq.kick_active[ep] = false;
+	fq.in_active[ep] = false;
 	return r;
 }
 
@@ -229,10 +229,18 @@ static void td_try(uint8_t ep)
 	td->status = r;
 }
 
+/* xhci_wakeup_endpoint: a waiting transfer runs now. QEMU 7.2 does so
+ * even when that transfer's own handler is on the stack (a retry runs
+ * outside xhci's kick guard): counted as a fault, not run twice here. */
 static void xhci_wakeup(uint8_t ep)
 {
-	if (fq.hc != FQ_XHCI || fq.addr == 0 || !fq.td[ep].pending ||
-	    fq.kick_active[ep])
+	if (fq.hc != FQ_XHCI || fq.addr == 0)
+		return;
+	if (fq.in_active[ep]) {
+		fq.faults.xhci_in_reentry++;
+		return;
+	}
+	if (!fq.td[ep].pending)
 		return;
 	fq.kicks++;
 	td_try(ep);
@@ -269,12 +277,12 @@ bool fq_faulty(void)
 	const struct fq_faults *f = &fq.faults;
 
 	if (f->in_overflow || f->out_overflow || f->out_unarmed ||
-	    f->ctrl_too_long) {
+	    f->ctrl_too_long || f->xhci_in_reentry) {
 		fprintf(stderr,
 			"fake qemu: in_overflow %u out_overflow %u "
-			"out_unarmed %u ctrl_too_long %u\n",
+			"out_unarmed %u ctrl_too_long %u xhci_in_reentry %u\n",
 			f->in_overflow, f->out_overflow, f->out_unarmed,
-			f->ctrl_too_long);
+			f->ctrl_too_long, f->xhci_in_reentry);
 		return true;
 	}
 	return false;

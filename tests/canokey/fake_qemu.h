@@ -1,9 +1,12 @@
 /* A stand-in for QEMU 7.2's hw/usb/canokey.c and the two host
  * controllers it runs under (uhci: one packet per IN token, polled every
  * frame; xhci: whole transfers, a NAKed one retried only when the device
- * wakes the endpoint), so libcanokey-qemu can be driven exactly as QEMU
- * drives it, without QEMU. It also checks what QEMU does not: the 2048-byte
- * IN buffers, the 512-byte OUT buffer, OUT buffers registered. */
+ * wakes the endpoint, the retry running inside transmit), so
+ * libcanokey-qemu can be driven exactly as QEMU drives it, without QEMU.
+ * It also checks what QEMU does not: the 2048-byte IN buffers, the
+ * 512-byte OUT buffer, OUT buffers registered, and no CTAPHID transmit
+ * while xhci handles a CTAPHID IN token (which may be a retry: QEMU 7.2
+ * then handles the transfer twice and frees it under itself). */
 #ifndef VKEY_TESTS_FAKE_QEMU_H
 #define VKEY_TESTS_FAKE_QEMU_H
 
@@ -39,6 +42,10 @@ struct fq_faults {
 	unsigned out_overflow; /* an OUT transfer past QEMU's 512 bytes */
 	unsigned out_unarmed;  /* OUT with no buffer or size 0: QEMU loops */
 	unsigned ctrl_too_long; /* a control IN longer than wLength */
+	/* xhci: transmit on ep 1 while QEMU handles an IN token of ep 1; its
+	 * wakeup re-runs that very transfer when it is a retry (QEMU 7.2
+	 * frees it under the outer handler). */
+	unsigned xhci_in_reentry;
 };
 
 struct fq {
@@ -50,7 +57,7 @@ struct fq {
 	uint8_t *ep_out[FQ_EPS];
 	uint32_t ep_out_size[FQ_EPS];
 	uint8_t ep_out_buffer[FQ_EPS][FQ_OUT_SIZE];
-	bool kick_active[FQ_EPS]; /* xhci: that endpoint is being served */
+	bool in_active[FQ_EPS]; /* handle_data of an IN token is running */
 	struct fq_td td[FQ_EPS];
 	struct fq_faults faults;
 	unsigned transmits, wakeups, kicks, max_depth, depth;

@@ -231,6 +231,11 @@ int host_hid_write(struct host *h, const uint8_t rpt[HOST_RPT])
 int host_hid_read(struct host *h, uint8_t rpt[HOST_RPT])
 {
 	host_hid_service(h);
+	return host_hid_read_queued(h, rpt);
+}
+
+int host_hid_read_queued(struct host *h, uint8_t rpt[HOST_RPT])
+{
 	if (h->hid_count == 0)
 		return -1;
 	memcpy(rpt, h->hidq[h->hid_head], HOST_RPT);
@@ -242,6 +247,34 @@ int host_hid_read(struct host *h, uint8_t rpt[HOST_RPT])
 void host_hid_flush(struct host *h)
 {
 	h->hid_head = h->hid_count = 0;
+}
+
+/* Until n reports are in hand, and not one IN token more: uhci polls only
+ * while it lacks one; xhci submits no new transfer once it has them. */
+int host_hid_collect(struct host *h, size_t n)
+{
+	uint8_t rpt[FQ_IN_SIZE];
+	unsigned naks = 0;
+	int st;
+
+	for (unsigned i = 0; i < HOST_SPIN && h->hid_count < n; i++) {
+		if (h->hc == FQ_UHCI) {
+			st = fq_in(1, rpt, HOST_RPT);
+			if (st == FQ_NAK && ++naks > NAK_BOUND)
+				break;
+			if (st != FQ_NAK)
+				hid_push(h, rpt, st);
+			continue;
+		}
+		if (fq_td_take(1, &st, rpt, sizeof(rpt))) {
+			hid_push(h, rpt, st);
+			continue;
+		}
+		if (fq.td[1].pending)
+			break; /* waits for a wakeup that does not come */
+		fq_xhci_submit(1, HOST_RPT);
+	}
+	return h->hid_count >= n ? 0 : -1;
 }
 
 /* --- CTAPHID ------------------------------------------------------------ */
@@ -260,8 +293,16 @@ static uint32_t get_cid(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
+/* One OUT report, then (service) the IN side polled as usbhid does. */
+static int write_report(struct host *h, const uint8_t *rpt, bool service)
+{
+	if (service)
+		return host_hid_write(h, rpt);
+	return fq_out(1, rpt, HOST_RPT) == HOST_RPT ? 0 : -1;
+}
+
 static int send_msg(struct host *h, uint32_t cid, uint8_t cmd,
-		    const uint8_t *d, size_t len)
+		    const uint8_t *d, size_t len, bool service)
 {
 	uint8_t rpt[HOST_RPT];
 	size_t off = 0, n;
@@ -275,7 +316,7 @@ static int send_msg(struct host *h, uint32_t cid, uint8_t cmd,
 	n = len < 57 ? len : 57;
 	memcpy(rpt + 7, d, n);
 	off = n;
-	if (host_hid_write(h, rpt) != 0)
+	if (write_report(h, rpt, service) != 0)
 		return -1;
 	while (off < len) {
 		memset(rpt, 0, sizeof(rpt));
@@ -284,7 +325,7 @@ static int send_msg(struct host *h, uint32_t cid, uint8_t cmd,
 		n = len - off < 59 ? len - off : 59;
 		memcpy(rpt + 5, d + off, n);
 		off += n;
-		if (host_hid_write(h, rpt) != 0)
+		if (write_report(h, rpt, service) != 0)
 			return -1;
 	}
 	return 0;
@@ -312,7 +353,8 @@ int ctaphid_xfer(struct host *h, uint32_t cid, uint8_t cmd,
 	size_t want, have, n;
 	uint8_t seq = 0, rcmd;
 
-	if (send_msg(h, cid, cmd, req, len) != 0 || next_init(h, cid, rpt) != 0)
+	if (send_msg(h, cid, cmd, req, len, true) != 0 ||
+	    next_init(h, cid, rpt) != 0)
 		return -1;
 	rcmd = rpt[4] & 0x7F;
 	want = (size_t)rpt[5] << 8 | rpt[6];
@@ -326,6 +368,43 @@ int ctaphid_xfer(struct host *h, uint32_t cid, uint8_t cmd,
 			h->hangs++;
 			return -1;
 		}
+		n = want - have < 59 ? want - have : 59;
+		memcpy(resp + have, rpt + 5, n);
+		have += n;
+	}
+	*rlen = want;
+	return rcmd;
+}
+
+int ctaphid_send(struct host *h, uint32_t cid, uint8_t cmd,
+		 const uint8_t *req, size_t len)
+{
+	return send_msg(h, cid, cmd, req, len, false);
+}
+
+/* One whole message from reports collected lazily (host_hid_collect). */
+int ctaphid_recv_lazy(struct host *h, uint32_t cid, uint8_t *resp,
+		      size_t cap, size_t *rlen)
+{
+	uint8_t rpt[HOST_RPT];
+	size_t want, have, n, reports;
+	uint8_t rcmd;
+
+	if (host_hid_collect(h, 1) != 0 || host_hid_read_queued(h, rpt) != 0 ||
+	    get_cid(rpt) != cid || (rpt[4] & 0x80) == 0)
+		return -1;
+	rcmd = rpt[4] & 0x7F;
+	want = (size_t)rpt[5] << 8 | rpt[6];
+	if (want > cap)
+		return -1;
+	have = want < 57 ? want : 57;
+	memcpy(resp, rpt + 7, have);
+	reports = want > 57 ? (want - 57 + 58) / 59 : 0;
+	if (host_hid_collect(h, reports) != 0)
+		return -1;
+	for (uint8_t seq = 0; have < want; seq++) {
+		if (host_hid_read_queued(h, rpt) != 0 || rpt[4] != seq)
+			return -1;
 		n = want - have < 59 ? want - have : 59;
 		memcpy(resp + have, rpt + 5, n);
 		have += n;

@@ -42,7 +42,13 @@ int host_enumerate(struct host *h);
 void host_hid_service(struct host *h);
 int host_hid_write(struct host *h, const uint8_t rpt[HOST_RPT]);
 int host_hid_read(struct host *h, uint8_t rpt[HOST_RPT]);
+/* The oldest report in hand, without any IN token. */
+int host_hid_read_queued(struct host *h, uint8_t rpt[HOST_RPT]);
 void host_hid_flush(struct host *h);
+/* Collect until n reports are in hand and not one IN token more (a host
+ * that sends its next request before asking for more); 0, or -1 when the
+ * device has no more for now. */
+int host_hid_collect(struct host *h, size_t n);
 
 /* CTAPHID over the reports (CTAP 2.1 §11.2). */
 int ctaphid_init(struct host *h, uint32_t *cid);
@@ -51,6 +57,14 @@ int ctaphid_init(struct host *h, uint32_t *cid);
 int ctaphid_xfer(struct host *h, uint32_t cid, uint8_t cmd,
 		 const uint8_t *req, size_t len, uint8_t *resp, size_t cap,
 		 size_t *rlen);
+
+/* The same in two halves: the request written with no IN token after it,
+ * then the answer collected lazily (host_hid_collect); the answer's
+ * command or -1. */
+int ctaphid_send(struct host *h, uint32_t cid, uint8_t cmd,
+		 const uint8_t *req, size_t len);
+int ctaphid_recv_lazy(struct host *h, uint32_t cid, uint8_t *resp,
+		      size_t cap, size_t *rlen);
 
 /* CCID: one PC_to_RDR message and its answer (time extensions skipped);
  * returns the answer's total length, or -1. b7: byte 7 (bBWI,

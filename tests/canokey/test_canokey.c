@@ -26,7 +26,7 @@ extern char **environ;
 #define CTAP2_ERR_OPERATION_DENIED 0x27
 #define CTAPHID_PING 0x01
 #define CTAPHID_CBOR 0x10
-#define CTAPHID_MAX_MSG 7609
+#define CTAPHID_ERROR 0x3F
 
 static struct host H;
 static char dir[64], state[128];
@@ -284,9 +284,12 @@ static void enumerates_with_vkey_identity(void)
 	check_wire();
 }
 
+/* The longest message the device answers: 16 reports (ck.h). */
+#define HID_MSG_MAX (57 + 15 * 59)
+
 static void ctaphid_ping_getinfo_makecredential(void)
 {
-	static uint8_t big[CTAPHID_MAX_MSG];
+	static uint8_t big[HID_MSG_MAX + 1];
 	static const uint8_t get_info[] = { 0x04 };
 	uint8_t flags = 0;
 	uint32_t cid;
@@ -298,12 +301,16 @@ static void ctaphid_ping_getinfo_makecredential(void)
 	CHECK_EQ(ctaphid_xfer(&H, cid, CTAPHID_PING, (const uint8_t *)"hi", 2,
 			      resp, sizeof(resp), &rlen), CTAPHID_PING);
 	CHECK(rlen == 2 && memcmp(resp, "hi", 2) == 0);
-	/* 129 reports each way: four times what QEMU's buffer holds */
+	/* the longest answer: 16 reports, pushed whole into QEMU's buffer */
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (uint8_t)(i * 7 + 3);
-	CHECK_EQ(ctaphid_xfer(&H, cid, CTAPHID_PING, big, sizeof(big), resp,
+	CHECK_EQ(ctaphid_xfer(&H, cid, CTAPHID_PING, big, HID_MSG_MAX, resp,
 			      sizeof(resp), &rlen), CTAPHID_PING);
-	CHECK(rlen == sizeof(big) && memcmp(resp, big, sizeof(big)) == 0);
+	CHECK(rlen == HID_MSG_MAX && memcmp(resp, big, HID_MSG_MAX) == 0);
+	/* one byte more cannot be echoed: ERR_INVALID_LEN */
+	CHECK_EQ(ctaphid_xfer(&H, cid, CTAPHID_PING, big, sizeof(big), resp,
+			      sizeof(resp), &rlen), CTAPHID_ERROR);
+	CHECK(rlen == 1 && resp[0] == 0x03);
 
 	CHECK_EQ(cbor_cmd(get_info, sizeof(get_info), &rlen), CTAP2_OK);
 	info = load_cbor(resp + 1, rlen - 1);
@@ -314,12 +321,96 @@ static void ctaphid_ping_getinfo_makecredential(void)
 
 	CHECK_EQ(make_cred_status(&flags), CTAP2_OK);
 	CHECK(flags & 0x01); /* UP: approved at once by the auto policy */
-	/* xhci got its reports through wakeups (no polling there) */
+	/* xhci got its reports through wakeups (it retries nothing else) */
 	if (hc == FQ_XHCI)
 		CHECK(fq.kicks > 0);
 	else
 		CHECK_EQ(fq.kicks, 0);
 	CHECK_EQ(H.hid_count, 0); /* nothing stale, no extra keepalive */
+	check_wire();
+}
+
+/* A host that sends its next request as soon as it has the last report
+ * of an answer, before its next IN transfer reaches the device: the
+ * device has not seen the buffer emptied, and the next answer must still
+ * go out whole. Longest answers, back to back. */
+static void ctaphid_back_to_back(void)
+{
+	static uint8_t msg[HID_MSG_MAX];
+	uint32_t cid;
+	size_t rlen;
+
+	CHECK_EQ(plug(state), 0);
+	CHECK_EQ(ctaphid_init(&H, &cid), 0);
+	for (unsigned round = 0; round < 4; round++) {
+		memset(msg, 0x30 + round, sizeof(msg));
+		CHECK_EQ(ctaphid_send(&H, cid, CTAPHID_PING, msg, sizeof(msg)),
+			 0);
+		CHECK_EQ(ctaphid_recv_lazy(&H, cid, resp, sizeof(resp), &rlen),
+			 CTAPHID_PING);
+		CHECK(rlen == sizeof(msg) && memcmp(resp, msg, rlen) == 0);
+	}
+	check_wire();
+}
+
+/* Writes the longest PING on each of three channels, reads nothing. */
+static void three_pings(const uint32_t *cid, uint8_t *msg)
+{
+	for (unsigned i = 0; i < 3; i++) {
+		memset(msg, 0x41 + i, HID_MSG_MAX);
+		CHECK_EQ(ctaphid_send(&H, cid[i], CTAPHID_PING, msg,
+				      HID_MSG_MAX),
+			 0);
+	}
+}
+
+/* Reads the answer on channel i of three_pings. */
+static void pong(const uint32_t *cid, unsigned i)
+{
+	size_t rlen = 0;
+
+	CHECK_EQ(ctaphid_recv_lazy(&H, cid[i], resp, sizeof(resp), &rlen),
+		 CTAPHID_PING);
+	CHECK(rlen == HID_MSG_MAX && resp[0] == 0x41 + i &&
+	      resp[rlen - 1] == 0x41 + i);
+}
+
+/* A call outside QEMU's handling of a CTAPHID IN token: a control
+ * transfer or a CCID exchange (alternately). */
+static void other_call(unsigned i)
+{
+	uint8_t b[FQ_DATA_BUF];
+
+	if (i % 2 == 0)
+		CHECK_EQ(fq_control(0x80, 0, 0, 0, 2, b), 2); /* GET_STATUS */
+	else
+		CHECK_EQ(ccid_msg(&H, 0x65, 0, 0, NULL, 0, b, sizeof(b)), 10);
+}
+
+/* More answers than QEMU's buffer takes (three longest PINGs on three
+ * channels, none read yet): what does not fit waits in the device, in
+ * order, for a call outside QEMU's handling of a CTAPHID IN token to be
+ * transmitted; QEMU's buffer never overflows. */
+static void ctaphid_overfull(void)
+{
+	static uint8_t msg[HID_MSG_MAX];
+	uint32_t cid[3];
+	unsigned others = 0;
+
+	CHECK_EQ(plug(state), 0);
+	for (unsigned i = 0; i < 3; i++)
+		CHECK_EQ(ctaphid_init(&H, &cid[i]), 0);
+	for (unsigned round = 0; round < 2; round++) {
+		three_pings(cid, msg);
+		for (unsigned i = 0; i < 8; i++) {
+			if (host_hid_collect(&H, 3 * 16) == 0)
+				break;
+			other_call(others++);
+		}
+		for (unsigned i = 0; i < 3; i++)
+			pong(cid, i);
+	}
+	CHECK(others >= 2 && others <= 4);
 	check_wire();
 }
 
@@ -701,6 +792,8 @@ struct tcase {
 static const struct tcase cases[] = {
 	{ "enumerate", enumerates_with_vkey_identity },
 	{ "ctaphid", ctaphid_ping_getinfo_makecredential },
+	{ "ctaphid_back_to_back", ctaphid_back_to_back },
+	{ "ctaphid_overfull", ctaphid_overfull },
 	{ "up_deny", up_deny_refuses_makecredential },
 	{ "ccid", ccid_power_select_oath },
 	{ "ccid_large", ccid_answer_larger_than_qemu_buffer },
