@@ -20,7 +20,11 @@
  *
  * CCID (ep 2): QEMU does not wake it, so data_in transmits, one message
  * per call: an xhci host takes everything QEMU holds as one transfer, and
- * libccid wants exactly one message in it. */
+ * libccid wants exactly one message in it.
+ *
+ * A halted data endpoint (the device model answers USB_STALL) gets NAK,
+ * not canokey_emu_stall_ep: QEMU would go on answering STALL after the
+ * host clears the halt, until the device next transmits. */
 #include <string.h>
 
 #include "canokey/ck.h"
@@ -128,8 +132,6 @@ static void ccid_in(struct ck *c, struct ck_in *in)
 	}
 	if (r >= 0)
 		ck_transmit(c, ep, c->in_buf, (size_t)r);
-	else if (r == USB_STALL && in->held == 0)
-		(void)canokey_emu_stall_ep(c->qemu, ep);
 }
 
 /* An IN token with nothing of ours being handed out. */

@@ -260,6 +260,24 @@ static bool oath_lists(const char *name)
 
 /* --- cases -------------------------------------------------------------- */
 
+static int power_on(void);
+
+/* One IN token on an idle endpoint: FQ_NAK (xhci: the transfer waits,
+ * and is dropped here), FQ_STALL or a byte count. */
+static int in_status(uint8_t ep)
+{
+	uint8_t b[HOST_RPT];
+	int st = FQ_NAK;
+
+	if (hc == FQ_UHCI)
+		return fq_in(ep, b, sizeof(b));
+	fq_xhci_submit(ep, sizeof(b));
+	if (!fq.td[ep].pending && !fq_td_take(ep, &st, b, sizeof(b)))
+		st = -3;
+	memset(&fq.td[ep], 0, sizeof(fq.td[ep]));
+	return st;
+}
+
 static void enumerates_with_vkey_identity(void)
 {
 	uint8_t b[FQ_DATA_BUF];
@@ -278,6 +296,14 @@ static void enumerates_with_vkey_identity(void)
 	CHECK_EQ(fq_control(0x80, 0, 0, 0, 2, b), 2); /* GET_STATUS */
 	CHECK_EQ(fq_control(0x80, 8, 0, 0, 1, b), 1); /* GET_CONFIGURATION */
 	CHECK_EQ(b[0], 1);
+	/* a halted endpoint answers NAK (QEMU's STALL would outlast the
+	 * halt), and works again once the halt is cleared */
+	CHECK_EQ(fq_control(0x02, 3, 0, 0x82, 0, NULL), 0); /* SET_FEATURE */
+	CHECK_EQ(fq_control(0x82, 0, 0, 0x82, 2, b), 2);    /* GET_STATUS */
+	CHECK_EQ(b[0], 1);
+	CHECK_EQ(in_status(2), FQ_NAK);
+	CHECK_EQ(fq_control(0x02, 1, 0, 0x82, 0, NULL), 0); /* CLEAR */
+	CHECK_EQ(power_on(), 0);
 	/* an OUT request with a data stage goes through the ep 0 buffer */
 	memset(b, 0, 8);
 	CHECK(fq_control(0x21, 0x09, 0x0200, 0, 8, b) != FQ_NAK);
