@@ -22,6 +22,9 @@ struct vkey_options {
 	unsigned up_timeout_ms;      /* bound for VKEY_UP_PROMPT; 0 = default */
 	const char *ctl_path;        /* control socket to announce in the lock, or NULL */
 	bool serving;                /* opened by a daemon (vs. a one-shot tool) */
+	/* Largest CTAP message the transport carries (getInfo's maxMsgSize);
+	 * 0: CTAPHID's 7609. Between 512 and 7609 bytes, else 7609. */
+	size_t ctap_msg_max;
 };
 
 /* Largest APDU (command or response) the core accepts or produces. */

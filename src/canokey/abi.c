@@ -66,8 +66,11 @@ static int open_log(struct ck *c, const struct ck_config *cfg,
 static int open_key(struct ck *c, const struct ck_config *cfg,
 		    const char *file)
 {
+	/* getInfo says how long a CTAP message this transport carries, so
+	 * clients size large-blob fragments to fit. */
 	struct vkey_options o = { .state_path = file, .up = cfg->up,
-				  .serving = true };
+				  .serving = true,
+				  .ctap_msg_max = CK_HID_MSG_MAX };
 	char err[256] = "";
 
 	if (vkey_open(&c->key, &o, err, sizeof(err)) != 0) {

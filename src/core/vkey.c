@@ -40,6 +40,10 @@ int vkey_open(struct vkey **out, const struct vkey_options *opt, char *err,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	key->ctap_msg_max = opt->ctap_msg_max >= VKEY_CTAP_MSG_MIN &&
+					    opt->ctap_msg_max < VKEY_CTAP_MSG_MAX
+				    ? opt->ctap_msg_max
+				    : VKEY_CTAP_MSG_MAX;
 	if (dispatch_init(&key->dispatch, key, applet_registry,
 			  applet_registry_len) != 0) {
 		snprintf(err, errlen, "%s: applets failed to start",
@@ -65,6 +69,11 @@ void vkey_close(struct vkey *key)
 	store_close(key->store);
 	pthread_mutex_destroy(&key->lock);
 	free(key);
+}
+
+size_t vkey_ctap_msg_max(const struct vkey *key)
+{
+	return key->ctap_msg_max;
 }
 
 struct store *vkey_store(struct vkey *key)

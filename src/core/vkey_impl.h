@@ -16,6 +16,7 @@ struct vkey {
 	pthread_mutex_t lock; /* serializes commands and reports */
 	int powered;
 	bool serving;
+	size_t ctap_msg_max;
 };
 
 #endif

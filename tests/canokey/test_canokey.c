@@ -316,6 +316,7 @@ static void enumerates_with_vkey_identity(void)
 static void ctaphid_ping_getinfo_makecredential(void)
 {
 	static uint8_t big[HID_MSG_MAX + 1];
+	cbor_item_t *max_msg;
 	static const uint8_t get_info[] = { 0x04 };
 	uint8_t flags = 0;
 	uint32_t cid;
@@ -342,6 +343,11 @@ static void ctaphid_ping_getinfo_makecredential(void)
 	info = load_cbor(resp + 1, rlen - 1);
 	CHECK(info != NULL);
 	CHECK(has_version(map_get(info, 1), "FIDO_2_0"));
+	/* maxMsgSize says what this transport carries (largeBlobs size
+	 * their fragments from it) */
+	max_msg = map_get(info, 5);
+	CHECK(max_msg != NULL && cbor_isa_uint(max_msg) &&
+	      cbor_get_int(max_msg) == HID_MSG_MAX);
 	if (info != NULL)
 		cbor_decref(&info);
 

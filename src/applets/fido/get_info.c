@@ -1,6 +1,7 @@
 /* authenticatorGetInfo (CTAP 2.1 §6.4): what this key supports and its
  * current settings, and vkey's AAGUID. */
 #include "applets/fido/ctap_cred.h"
+#include "core/key.h"
 
 /* vkey's AAGUID: a version-4 UUID chosen once for vkey,
  * 2805bf94-0efd-4efa-9b92-14379049df08. */
@@ -149,7 +150,7 @@ uint8_t ctap_cmd_get_info(struct ctap *c, struct wbuf *out)
 	    ctap_map_put_uint(m, INFO_AAGUID,
 			      cbor_build_bytestring(ctap_aaguid, 16)) ||
 	    ctap_map_put_uint(m, INFO_OPTIONS, options(c)) ||
-	    put_u(m, INFO_MAX_MSG, CTAP_MAX_MSG) ||
+	    put_u(m, INFO_MAX_MSG, vkey_ctap_msg_max(c->key)) ||
 	    ctap_map_put_uint(m, INFO_PIN_PROTOCOLS, uints(protocols, 2)) ||
 	    put_u(m, INFO_MAX_CRED_COUNT, CRED_LIST_MAX) ||
 	    put_u(m, INFO_MAX_CRED_ID, CTAP_CRED_ID_MAX) ||

@@ -5,12 +5,16 @@
 #include <string.h>
 
 #include "applets/fido/pin_priv.h"
+#include "core/key.h"
 
 /* Largest serialized large-blob array kept (getInfo's
  * maxSerializedLargeBlobArray; CTAP 2.1 asks for at least 1024). */
 #define LARGE_BLOB_ARRAY_MAX 16384
 /* maxFragmentLength = maxMsgSize - 64 (§6.10.1). */
-#define LARGE_BLOB_FRAGMENT_MAX (CTAP_MAX_MSG - 64)
+static size_t fragment_max(const struct ctap *c)
+{
+	return vkey_ctap_msg_max(c->key) - 64;
+}
 #define LARGE_BLOB_HASH_LEN 16
 #define LARGE_BLOB_MIN_LEN (1 + LARGE_BLOB_HASH_LEN)
 
@@ -125,7 +129,7 @@ static uint8_t lb_get(struct ctap *c, const struct lb_req *q,
 
 	if (q->seen & (F_LENGTH | F_PIN_AUTH | F_PROTOCOL))
 		return r;
-	if (q->get > LARGE_BLOB_FRAGMENT_MAX)
+	if (q->get > fragment_max(c))
 		return CTAP1_ERR_INVALID_LENGTH;
 	if (lb_load(c, &val, &len) != STORE_OK) {
 		r = CTAP1_ERR_OTHER;
@@ -197,7 +201,7 @@ static uint8_t lb_set_check(struct ctap *c, const struct lb_req *q,
 {
 	const struct blob_write *bw = &c->pin->blob;
 
-	if (q->set_len > LARGE_BLOB_FRAGMENT_MAX)
+	if (q->set_len > fragment_max(c))
 		return CTAP1_ERR_INVALID_LENGTH;
 	if (q->offset == 0) {
 		if (!(q->seen & F_LENGTH))
