@@ -170,7 +170,8 @@ fail_build() {
 
 build() {
 	local tmp=$QEMU_CACHE/.build-$KEY steps
-	rm -rf "$tmp"
+	# Leftovers of a run that was killed (we hold the lock: none is live).
+	rm -rf "$tmp" "$QEMU_CACHE"/.fetch.*
 	mkdir -p "$tmp"
 	fetch_source
 	T0=$(date +%s)
