@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "../check_apdu.h"
+#include "../check_ossl.h"
 #include "../check_key.h"
 #include "vkey/vkey.h"
 
@@ -377,30 +378,6 @@ static uint8_t ec_alg_for(int keyno, const struct curve *c)
 	if (keyno == 2)
 		return 0x12;
 	return c->kind == ED25519 ? 0x16 : 0x13;
-}
-
-static EVP_PKEY *rsa_pub_key(const uint8_t *n, size_t nl, const uint8_t *e,
-			     size_t el)
-{
-	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
-	BIGNUM *bn = BN_bin2bn(n, (int)nl, NULL);
-	BIGNUM *be = BN_bin2bn(e, (int)el, NULL);
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	EVP_PKEY *pkey = NULL;
-
-	if (b != NULL && bn != NULL && be != NULL && ctx != NULL &&
-	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) &&
-	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) &&
-	    (params = OSSL_PARAM_BLD_to_param(b)) != NULL &&
-	    EVP_PKEY_fromdata_init(ctx) == 1)
-		EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(b);
-	BN_free(bn);
-	BN_free(be);
-	EVP_PKEY_CTX_free(ctx);
-	return pkey;
 }
 
 static EVP_PKEY *ec_pub_key(const struct curve *c, const uint8_t *pt,
@@ -1341,14 +1318,6 @@ static void pw_status_byte_changes_with_pw3(void)
 	pw_status(s);
 	CHECK_EQ(s[0], 0x01);
 	end();
-}
-
-/* --- keys: generation, signatures, decryption ----------------------------- */
-
-static void rand_bytes(uint8_t *b, size_t n)
-{
-	if (RAND_bytes(b, (int)n) != 1)
-		abort();
 }
 
 /* The message a signature covers: a DigestInfo for RSA, a hash of the

@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "../check_apdu.h"
+#include "../check_ossl.h"
 #include "../check_key.h"
 #include "core/key.h"
 #include "services/store.h"
@@ -120,12 +121,6 @@ static const uint8_t *tlv_whole(const uint8_t *p, size_t n, unsigned tag,
 	if (v == NULL || v + *len != p + n)
 		return NULL;
 	return v;
-}
-
-static void rand_bytes(uint8_t *b, size_t n)
-{
-	if (RAND_bytes(b, (int)n) != 1)
-		abort();
 }
 
 /* A thread that approves the next user-presence request (PROMPT). */
@@ -627,32 +622,6 @@ static unsigned move_key(uint8_t to, uint8_t from)
 static unsigned attest(uint8_t slot)
 {
 	return cmd(0xF9, slot, 0x00, NULL, 0);
-}
-
-/* --- OpenSSL side ------------------------------------------------------------- */
-
-static EVP_PKEY *rsa_pub_key(const uint8_t *n, size_t nl, const uint8_t *e,
-			     size_t el)
-{
-	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
-	BIGNUM *bn = BN_bin2bn(n, (int)nl, NULL);
-	BIGNUM *be = BN_bin2bn(e, (int)el, NULL);
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	EVP_PKEY *pkey = NULL;
-
-	if (b != NULL && bn != NULL && be != NULL && ctx != NULL &&
-	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) &&
-	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) &&
-	    (params = OSSL_PARAM_BLD_to_param(b)) != NULL &&
-	    EVP_PKEY_fromdata_init(ctx) == 1)
-		EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(b);
-	BN_free(bn);
-	BN_free(be);
-	EVP_PKEY_CTX_free(ctx);
-	return pkey;
 }
 
 static EVP_PKEY *ec_point_key(const char *group, const uint8_t *pt, size_t n)
