@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "transports/ctl.h"
+#include "transports/usbip.h"
 #include "transports/usbredir.h"
 #include "transports/vpcd.h"
 #include "usb/pcap.h"
@@ -43,6 +44,10 @@ static const char serve_usage[] =
 	"  --usbredir-connect ADDR\n"
 	"                       the same, connecting to a QEMU chardev that listens\n"
 	"                       (server=on,wait=off); reconnects with back-off\n"
+	"  --usbip ADDR         export the key over USB/IP for Linux's `usbip attach`:\n"
+	"                       HOST:PORT, HOST (port 3240) or :PORT (127.0.0.1).\n"
+	"                       Keys naming the same ADDR share one server; key N\n"
+	"                       is bus id 1-N\n"
 	"  --usb-vid HEX, --usb-pid HEX\n"
 	"                       USB identity (default: pid.codes' VID for open-source\n"
 	"                       projects and a test PID; see the last line)\n"
@@ -59,14 +64,15 @@ static const char serve_usage[] =
 	"                       file (mode 0600) holds all data the host sent,\n"
 	"                       secrets included: treat it like the state file\n"
 	"\n"
-	"A TCP --usbredir address is bound as given: anyone who reaches it can use\n"
-	"the key, so keep it on loopback. See docs/USB.md.\n";
+	"A TCP --usbredir or --usbip address is bound as given: anyone who reaches\n"
+	"it can use the key, so keep it on loopback. See docs/USB.md, docs/USBIP.md.\n";
 
 struct key_opts {
 	char state[PATH_MAX];
 	const char *vpcd;
 	const char *usbredir;
 	const char *usbredir_connect;
+	const char *usbip;
 	struct usb_ident ident;
 	bool usb_option; /* any --usb-* given */
 	enum vkey_up_policy up;
@@ -97,6 +103,7 @@ enum {
 	OPT_VPCD,
 	OPT_USBREDIR,
 	OPT_USBREDIR_CONNECT,
+	OPT_USBIP,
 	OPT_USB_VID,
 	OPT_USB_PID,
 	OPT_USB_MANUFACTURER,
@@ -112,6 +119,7 @@ static const struct option longopts[] = {
 	{ "vpcd", required_argument, NULL, OPT_VPCD },
 	{ "usbredir", required_argument, NULL, OPT_USBREDIR },
 	{ "usbredir-connect", required_argument, NULL, OPT_USBREDIR_CONNECT },
+	{ "usbip", required_argument, NULL, OPT_USBIP },
 	{ "usb-vid", required_argument, NULL, OPT_USB_VID },
 	{ "usb-pid", required_argument, NULL, OPT_USB_PID },
 	{ "usb-manufacturer", required_argument, NULL, OPT_USB_MANUFACTURER },
@@ -259,6 +267,8 @@ static int key_option(struct serve_opts *o, int c, const char *arg)
 		return set_once(&k->usbredir, arg, "--usbredir", i);
 	case OPT_USBREDIR_CONNECT:
 		return set_once(&k->usbredir_connect, arg, "--usbredir-connect", i);
+	case OPT_USBIP:
+		return set_once(&k->usbip, arg, "--usbip", i);
 	case OPT_USB_VID:
 	case OPT_USB_PID:
 		k->usb_option = true;
@@ -331,7 +341,8 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 
 static bool has_usb(const struct key_opts *k)
 {
-	return k->usbredir != NULL || k->usbredir_connect != NULL;
+	return k->usbredir != NULL || k->usbredir_connect != NULL ||
+	       k->usbip != NULL;
 }
 
 static bool same(const char *a, const char *b)
@@ -339,7 +350,8 @@ static bool same(const char *a, const char *b)
 	return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-/* Two keys on one state file, one vpcd reader or one socket cannot work. */
+/* Two keys on one state file, one vpcd reader or one socket cannot work
+ * (keys on one --usbip address share its server). */
 static int check_pair(const struct key_opts *a, size_t i,
 		      const struct key_opts *b, size_t j)
 {
@@ -362,6 +374,7 @@ static int check_addrs(const struct key_opts *k)
 {
 	const char *redir[2] = { k->usbredir, k->usbredir_connect };
 	char host[256], err[512];
+	bool loopback = true;
 	uint16_t port;
 
 	if (k->vpcd != NULL &&
@@ -377,6 +390,15 @@ static int check_addrs(const struct key_opts *k)
 			return 2;
 		}
 	}
+	if (k->usbip != NULL &&
+	    usbip_check_addr(k->usbip, &loopback, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vkey serve: %s\n", err);
+		return 2;
+	}
+	if (!loopback)
+		fprintf(stderr, "vkey serve: warning: --usbip %s is reachable beyond "
+			"this machine: anyone who reaches it can attach the key "
+			"(docs/USBIP.md)\n", k->usbip);
 	return 0;
 }
 
@@ -396,7 +418,7 @@ static int check_opts(struct serve_opts *o)
 		if (k->vpcd == NULL && !has_usb(k)) {
 			if (o->n_keys > 1) {
 				fprintf(stderr, "vkey serve: key %zu (%s) has no transport: "
-					"give it --vpcd, --usbredir or --usbredir-connect\n",
+					"give it --vpcd, --usbredir, --usbredir-connect or --usbip\n",
 					i + 1, k->state);
 				return 2;
 			}
@@ -404,7 +426,7 @@ static int check_opts(struct serve_opts *o)
 		}
 		if (k->usb_option && !has_usb(k)) {
 			fprintf(stderr, "vkey serve: --usb-* options of key %zu (%s) need "
-				"--usbredir or --usbredir-connect\n", i + 1, k->state);
+				"--usbredir, --usbredir-connect or --usbip\n", i + 1, k->state);
 			return 2;
 		}
 		if (check_addrs(k) != 0)
@@ -416,7 +438,7 @@ static int check_opts(struct serve_opts *o)
 	}
 	if (o->pcap != NULL && !any_usb) {
 		fprintf(stderr, "vkey serve: --pcap records USB transfers, and no key "
-			"has --usbredir or --usbredir-connect\n");
+			"has --usbredir, --usbredir-connect or --usbip\n");
 		return 2;
 	}
 	return 0;
@@ -507,6 +529,48 @@ static int start_key(struct key_run *kr, const struct key_opts *k,
 	return 0;
 }
 
+/* One USB/IP server per distinct --usbip address, exporting every key that
+ * names it; key i is bus id 1-(i+1), its usbmon device number too. */
+static int start_usbip(const struct serve_opts *o, const struct key_run *runs,
+		       struct usb_pcap *pcap, struct usbip_server **servers,
+		       size_t *n_servers)
+{
+	struct usbip_key keys[KEYS_MAX];
+	char err[512], ids[KEYS_MAX * 24];
+
+	for (size_t i = 0; i < o->n_keys; i++) {
+		const char *addr = o->keys[i].usbip;
+		size_t n = 0, used = 0;
+		bool seen = false;
+
+		for (size_t j = 0; j < i && addr != NULL; j++)
+			seen = seen || same(o->keys[j].usbip, addr);
+		if (addr == NULL || seen)
+			continue;
+		ids[0] = '\0';
+		for (size_t j = i; j < o->n_keys; j++) {
+			if (!same(o->keys[j].usbip, addr))
+				continue;
+			keys[n++] = (struct usbip_key){ runs[j].key,
+							&o->keys[j].ident,
+							(uint8_t)(j + 1) };
+			used += (size_t)snprintf(ids + used, sizeof(ids) - used,
+						 "%skey %zu as bus id 1-%zu",
+						 n > 1 ? ", " : "", j + 1, j + 1);
+		}
+		servers[*n_servers] = usbip_start(addr, keys, n, pcap, err,
+						  sizeof(err));
+		if (servers[*n_servers] == NULL) {
+			fprintf(stderr, "vkey serve: %s\n", err);
+			return -1;
+		}
+		printf("vkey: USB/IP server on %s: %s (usbip attach -r HOST -b "
+		       "BUSID)\n", usbip_server_addr(servers[*n_servers]), ids);
+		(*n_servers)++;
+	}
+	return 0;
+}
+
 static void stop_key(struct key_run *kr)
 {
 	usbredir_stop(kr->connect);
@@ -518,6 +582,8 @@ static void stop_key(struct key_run *kr)
 
 static int serve(const struct serve_opts *o, struct key_run *runs)
 {
+	struct usbip_server *servers[KEYS_MAX];
+	size_t n_servers = 0;
 	struct usb_pcap *pcap = NULL;
 	char err[512];
 	sigset_t sigs;
@@ -540,6 +606,8 @@ static int serve(const struct serve_opts *o, struct key_run *runs)
 			started++; /* stop what it did start */
 			goto out;
 		}
+	if (start_usbip(o, runs, pcap, servers, &n_servers) != 0)
+		goto out;
 	if (pcap != NULL)
 		printf("vkey: recording USB transfers to %s\n", o->pcap);
 	fflush(stdout);
@@ -548,6 +616,8 @@ static int serve(const struct serve_opts *o, struct key_run *runs)
 	r = 0;
 out:
 	fflush(stdout);
+	while (n_servers > 0)
+		usbip_stop(servers[--n_servers]);
 	while (started > 0)
 		stop_key(&runs[--started]);
 	if (pcap != NULL)

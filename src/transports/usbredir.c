@@ -24,6 +24,7 @@
 #include <usbredirparser.h>
 
 #include "core/log.h"
+#include "transports/net.h"
 
 #define VERSION_STRING "vkey usb-host"
 
@@ -52,11 +53,6 @@
  * the device. */
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 2000
-
-/* TCP keepalive: a peer gone without a FIN is noticed in about a minute. */
-#define KEEPALIVE_IDLE_S 30
-#define KEEPALIVE_INTVL_S 10
-#define KEEPALIVE_CNT 3
 
 /* usbmon: every key on bus 1; ids carry the device number in the top
  * byte so two keys never share one; transfers vkey makes up itself
@@ -990,17 +986,12 @@ bool usbredir_conn_attached(const struct usbredir_conn *c)
 
 /* --- sockets -------------------------------------------------------------- */
 
-struct peer_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	bool is_unix;
-};
-
 struct usbredir {
 	struct usb_dev *dev;
 	struct usbredir_opts o;
 	char addr[sizeof(((struct sockaddr_un *)0)->sun_path) + 64];
-	struct peer_addr peer;
+	char label[sizeof(((struct sockaddr_un *)0)->sun_path) + 80];
+	struct net_addr peer;
 	int listen_fd; /* -1 in connect mode */
 	int stop_fd;   /* eventfd: the thread must leave */
 	int wake_fd;   /* eventfd: the device has IN data */
@@ -1017,139 +1008,27 @@ struct sock_io {
 	int64_t last_write_ms;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int sock_read(void *arg, uint8_t *buf, size_t cap)
 {
 	struct sock_io *s = arg;
-	ssize_t n;
 
-	do
-		n = recv(s->fd, buf, cap, 0);
-	while (n < 0 && errno == EINTR);
-	if (n > 0)
-		return (int)n;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	if (n < 0)
-		log_info("usbredir %s: recv: %s", s->r->addr, strerror(errno));
-	return -1;
+	return net_recv(s->fd, buf, cap, s->r->label);
 }
 
 static int sock_write(void *arg, const uint8_t *buf, size_t len)
 {
 	struct sock_io *s = arg;
-	ssize_t n;
+	int n = net_send(s->fd, buf, len, s->r->label);
 
-	do
-		n = send(s->fd, buf, len, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n > 0) {
-		s->last_write_ms = now_ms();
-		return (int)n;
-	}
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	if (n < 0 && errno != EPIPE && errno != ECONNRESET)
-		log_info("usbredir %s: send: %s", s->r->addr, strerror(errno));
-	return -1;
-}
-
-static int parse_unix(const char *s, struct peer_addr *a, char *err,
-		      size_t errlen)
-{
-	struct sockaddr_un *un = (struct sockaddr_un *)&a->ss;
-
-	if (strlen(s) >= sizeof un->sun_path) {
-		snprintf(err, errlen, "usbredir socket path too long: %s", s);
-		return -1;
-	}
-	un->sun_family = AF_UNIX;
-	memcpy(un->sun_path, s, strlen(s) + 1);
-	a->len = (socklen_t)sizeof *un;
-	a->is_unix = true;
-	return 0;
-}
-
-/* HOST:PORT or [V6]:PORT, numeric or resolved once at start. */
-static int parse_tcp(const char *s, struct peer_addr *a, char *err,
-		     size_t errlen)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *res = NULL;
-	const char *colon = strrchr(s, ':');
-	char host[256], *end;
-	size_t hl;
-	int rc, r = -1;
-
-	if (colon == NULL || colon == s ||
-	    strtoul(colon + 1, &end, 10) == 0 || *end != '\0' ||
-	    strtoul(colon + 1, NULL, 10) > 65535) {
-		snprintf(err, errlen, "usbredir address '%s' is neither a path "
-			 "(with a '/') nor HOST:PORT (port 1-65535)", s);
-		goto out;
-	}
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof host) {
-		snprintf(err, errlen, "usbredir address '%s': bad host", s);
-		goto out;
-	}
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	rc = getaddrinfo(host, colon + 1, &hints, &res);
-	if (rc != 0 || res == NULL || res->ai_addrlen > sizeof a->ss) {
-		snprintf(err, errlen, "usbredir: cannot resolve %s: %s", host,
-			 rc != 0 ? gai_strerror(rc) : "no address");
-		goto out;
-	}
-	memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
-	a->len = res->ai_addrlen;
-	a->is_unix = false;
-	r = 0;
-out:
-	if (res != NULL)
-		freeaddrinfo(res);
-	return r;
-}
-
-static bool is_loopback(const struct peer_addr *a)
-{
-	const struct sockaddr_in *in4 = (const struct sockaddr_in *)&a->ss;
-	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
-
-	if (a->ss.ss_family == AF_INET)
-		return (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
-	if (a->ss.ss_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
-	return true;
+	if (n > 0)
+		s->last_write_ms = net_now_ms();
+	return n;
 }
 
 static void set_sockopts(const struct usbredir *r, int fd)
 {
-	static const int one = 1, idle = KEEPALIVE_IDLE_S;
-	static const int intvl = KEEPALIVE_INTVL_S, cnt = KEEPALIVE_CNT;
-
-	if (r->peer.is_unix)
-		return;
-	/* Every interrupt report is a small write the guest waits for. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	/* A peer that vanished without a FIN would hold the one connection
-	 * for ever and QEMU's reconnects would all be refused. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+	if (!r->peer.is_unix)
+		net_tcp_options(fd);
 }
 
 /* A socket file left by a vkey that died is removed; one that another
@@ -1319,7 +1198,7 @@ static bool stalled(const struct usbredir *r, struct usbredir_conn *c,
 		*high_since = 0;
 		return false;
 	}
-	now = now_ms();
+	now = net_now_ms();
 	if (*high_since == 0)
 		*high_since = now;
 	since = *high_since > s->last_write_ms ? *high_since : s->last_write_ms;
@@ -1380,7 +1259,7 @@ out:
  * device_connect (a live usb-guest). */
 static enum loop serve_peer(struct usbredir *r, int fd, bool *attached)
 {
-	struct sock_io s = { r, fd, now_ms() };
+	struct sock_io s = { r, fd, net_now_ms() };
 	struct usbredir_io io = { sock_read, sock_write, &s };
 	struct usbredir_conn *c;
 	enum usbredir_status st = USBREDIR_OK;
@@ -1463,16 +1342,23 @@ static void destroy(struct usbredir *r)
 	free(r);
 }
 
-static int parse_addr(const char *s, struct peer_addr *a, char *err,
+static int parse_addr(const char *s, struct net_addr *a, char *err,
 		      size_t errlen)
 {
-	return strchr(s, '/') != NULL ? parse_unix(s, a, err, errlen)
-				      : parse_tcp(s, a, err, errlen);
+	int r;
+
+	if (strchr(s, '/') != NULL)
+		return net_parse_unix(s, "usbredir", a, err, errlen);
+	r = net_parse_tcp(s, "usbredir", 0, false, a, err, errlen);
+	if (r == -2)
+		snprintf(err, errlen, "usbredir address '%s' is neither a path "
+			 "(with a '/') nor HOST:PORT (port 1-65535)", s);
+	return r == 0 ? 0 : -1;
 }
 
 int usbredir_check_addr(const char *addr, char *err, size_t errlen)
 {
-	struct peer_addr a;
+	struct net_addr a;
 
 	memset(&a, 0, sizeof a);
 	return parse_addr(addr, &a, err, errlen);
@@ -1493,7 +1379,7 @@ static int setup(struct usbredir *r, struct vkey *key, char *err,
 	}
 	if (!r->o.connect && listen_on(r, err, errlen) != 0)
 		return -1;
-	if (!r->o.connect && !is_loopback(&r->peer))
+	if (!r->o.connect && !net_is_loopback(&r->peer))
 		log_warn("usbredir %s: listening beyond loopback: anyone who "
 			 "reaches this address can use the key", r->addr);
 	r->dev = usb_dev_new(key, r->o.ident);
@@ -1530,6 +1416,7 @@ struct usbredir *usbredir_start(struct vkey *key, const struct usbredir_opts *o,
 		goto out;
 	}
 	snprintf(r->addr, sizeof r->addr, "%s", o->addr);
+	snprintf(r->label, sizeof r->label, "usbredir %s", o->addr);
 	r->o.addr = r->addr;
 	if (setup(r, key, err, errlen) != 0)
 		goto out;

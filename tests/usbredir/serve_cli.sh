@@ -36,7 +36,7 @@ refused() {
 A=$TMP/a.db
 B=$TMP/b.db
 refused "key 1 ($A) has no transport" --state "$A" --state "$B" --vpcd 127.0.0.1:9
-refused "need --usbredir or --usbredir-connect" --state "$A" --usb-vid 1234
+refused "need --usbredir, --usbredir-connect or --usbip" --state "$A" --usb-vid 1234
 refused "--usb-vid takes a hex ID" --state "$A" --usbredir "$TMP/a.sock" --usb-vid zz
 refused "--usb-pid takes a hex ID" --state "$A" --usbredir "$TMP/a.sock" --usb-pid 10000
 refused "--usb-product takes 1..126" --state "$A" --usbredir "$TMP/a.sock" --usb-product ""
@@ -53,7 +53,8 @@ refused "unexpected argument" --state "$A" --usbredir "$TMP/s" extra
 # --help names every option.
 help=$("$VKEY" serve --help)
 for opt in --state --vpcd --usbredir --usbredir-connect --usb-vid --usb-pid \
-	--usb-manufacturer --usb-product --up --up-timeout --pcap --log-secrets; do
+	--usb-manufacturer --usb-product --up --up-timeout --pcap --log-secrets \
+	--usbip; do
 	if ! grep -qF -- "$opt" <<<"$help"; then
 		echo "FAIL --help does not mention $opt"
 		FAILED=$((FAILED + 1))
