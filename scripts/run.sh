@@ -35,6 +35,11 @@ vkey: attach steps
     pkcs11-tool --module opensc-pkcs11.so -O  # OpenSC (PIV by default)
     vkey status            # this key's state, through its control socket
     vkey touch             # approve a touch-required request
+  As a USB security key instead (docs/USB.md, docs/USBIP.md, docs/CANOKEY.md):
+    vkey serve --usbredir /run/user/$UID/vkey.sock   # QEMU's usb-redir
+    vkey serve --usbip 127.0.0.1:3240                # then: modprobe vhci-hcd;
+                                                     # usbip attach -r 127.0.0.1 -b 1-1
+    make demo              # a QEMU guest with the key attached
   Stop the key with Ctrl-C.
 MSG
 exec "$vkey" serve -v "$@"
