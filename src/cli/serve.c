@@ -73,6 +73,7 @@ struct key_opts {
 	const char *usbredir;
 	const char *usbredir_connect;
 	const char *usbip;
+	char usbip_canon[96]; /* the address resolved: keys on it share a server */
 	struct usb_ident ident;
 	bool usb_option; /* any --usb-* given */
 	enum vkey_up_policy up;
@@ -370,7 +371,7 @@ static int check_pair(const struct key_opts *a, size_t i,
 }
 
 /* Addresses are checked before any key opens, so a typo costs nothing. */
-static int check_addrs(const struct key_opts *k)
+static int check_addrs(struct key_opts *k)
 {
 	const char *redir[2] = { k->usbredir, k->usbredir_connect };
 	char host[256], err[512];
@@ -391,7 +392,9 @@ static int check_addrs(const struct key_opts *k)
 		}
 	}
 	if (k->usbip != NULL &&
-	    usbip_check_addr(k->usbip, &loopback, err, sizeof(err)) != 0) {
+	    (usbip_check_addr(k->usbip, &loopback, err, sizeof(err)) != 0 ||
+	     usbip_addr_canonical(k->usbip, k->usbip_canon,
+				  sizeof(k->usbip_canon)) != 0)) {
 		fprintf(stderr, "vkey serve: %s\n", err);
 		return 2;
 	}
@@ -540,16 +543,19 @@ static int start_usbip(const struct serve_opts *o, const struct key_run *runs,
 
 	for (size_t i = 0; i < o->n_keys; i++) {
 		const char *addr = o->keys[i].usbip;
+		const char *canon = o->keys[i].usbip_canon;
 		size_t n = 0, used = 0;
 		bool seen = false;
 
 		for (size_t j = 0; j < i && addr != NULL; j++)
-			seen = seen || same(o->keys[j].usbip, addr);
+			seen = seen || (o->keys[j].usbip != NULL &&
+					same(o->keys[j].usbip_canon, canon));
 		if (addr == NULL || seen)
 			continue;
 		ids[0] = '\0';
 		for (size_t j = i; j < o->n_keys; j++) {
-			if (!same(o->keys[j].usbip, addr))
+			if (o->keys[j].usbip == NULL ||
+			    !same(o->keys[j].usbip_canon, canon))
 				continue;
 			keys[n++] = (struct usbip_key){ runs[j].key,
 							&o->keys[j].ident,

@@ -89,7 +89,7 @@ int net_parse_tcp(const char *s, const char *what, uint16_t default_port,
 	uint16_t pn = default_port;
 	int rc, r = -1;
 
-	if (split(s, host, sizeof host, &port_text) != 0 ||
+	if (s[0] == '\0' || split(s, host, sizeof host, &port_text) != 0 ||
 	    (port_text == NULL && default_port == 0) ||
 	    (port_text != NULL && parse_port(port_text, any_port, &pn) != 0) ||
 	    (host[0] == '\0' && default_port == 0)) {

@@ -30,6 +30,27 @@
 #define ADDR_MAX 80 /* "[IPv6]:port" */
 #define LABEL_MAX (2 * ADDR_MAX + 32)
 
+/* Bus events of one device run on its own thread, in order: a key busy
+ * with a long command delays only its own device (usbip.h). */
+#define BUS_QUEUE 64
+
+struct bus_item {
+	struct usb_dev *dev;
+	uint8_t devnum;
+	enum usbip_bus_event ev;
+};
+
+struct bus_worker {
+	struct usbip_server *s;
+	uint8_t devnum;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct bus_item q[BUS_QUEUE];
+	size_t head, n;
+	bool stop;
+};
+
 struct client {
 	int fd;
 	struct usbip_conn *c;
@@ -46,6 +67,7 @@ struct usbip_server {
 	int wake_fd; /* eventfd: a device has IN data */
 	struct usbip_table *table;
 	struct usb_dev *devs[KEYS_MAX];
+	struct bus_worker *workers[KEYS_MAX];
 	size_t n_devs;
 	struct client *clients[CLIENTS_MAX];
 	size_t n_clients;
@@ -63,6 +85,18 @@ int usbip_check_addr(const char *addr, bool *loopback, char *err,
 		return -1;
 	if (loopback != NULL)
 		*loopback = net_is_loopback(&a);
+	return 0;
+}
+
+int usbip_addr_canonical(const char *addr, char *out, size_t cap)
+{
+	struct net_addr a;
+	char err[256];
+
+	if (net_parse_tcp(addr, "usbip", USBIP_PORT_DEFAULT, true, &a, err,
+			  sizeof err) != 0)
+		return -1;
+	net_format(&a, out, cap);
 	return 0;
 }
 
@@ -248,12 +282,99 @@ static void wake(void *arg)
 	(void)!write(s->wake_fd, &one, sizeof one);
 }
 
+/* --- bus events ------------------------------------------------------------ */
+
+static void *bus_thread(void *arg)
+{
+	struct bus_worker *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct bus_item it;
+
+		while (w->n == 0 && !w->stop)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->n == 0)
+			break; /* stopping, and every queued event has run */
+		it = w->q[w->head];
+		w->head = (w->head + 1) % BUS_QUEUE;
+		w->n--;
+		pthread_mutex_unlock(&w->lock);
+		usbip_bus_run(it.dev, it.ev);
+		usbip_table_bus_done(w->s->table, it.devnum);
+		wake(w->s); /* the device's connection may go on */
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void bus_queue(void *arg, struct usb_dev *dev, uint8_t devnum,
+		      enum usbip_bus_event ev)
+{
+	struct usbip_server *s = arg;
+	struct bus_worker *w = NULL;
+
+	for (size_t i = 0; i < s->n_devs && w == NULL; i++)
+		if (s->workers[i]->devnum == devnum)
+			w = s->workers[i];
+	pthread_mutex_lock(&w->lock);
+	if (w->n == BUS_QUEUE) { /* usbip_conn bounds imports: never */
+		pthread_mutex_unlock(&w->lock);
+		log_error("%s: bus event queue of 1-%u full; running it now",
+			  s->label, devnum);
+		usbip_bus_run(dev, ev);
+		usbip_table_bus_done(s->table, devnum);
+		return;
+	}
+	w->q[(w->head + w->n) % BUS_QUEUE] = (struct bus_item){ dev, devnum, ev };
+	w->n++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static struct bus_worker *worker_new(struct usbip_server *s, uint8_t devnum)
+{
+	struct bus_worker *w = calloc(1, sizeof *w);
+
+	if (w == NULL)
+		return NULL;
+	w->s = s;
+	w->devnum = devnum;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if (pthread_create(&w->thread, NULL, bus_thread, w) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* Runs what is queued (the detaches of closed connections), then ends. */
+static void worker_free(struct bus_worker *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}
+
 /* --- start and stop ----------------------------------------------------------- */
 
 static void destroy(struct usbip_server *s)
 {
 	while (s->n_clients > 0)
 		client_close(s->clients[--s->n_clients]);
+	for (size_t i = 0; i < s->n_devs; i++)
+		worker_free(s->workers[i]);
 	for (size_t i = 0; i < s->n_devs; i++) {
 		usb_dev_set_notify(s->devs[i], NULL, NULL);
 		usb_dev_free(s->devs[i]);
@@ -283,7 +404,12 @@ static int add_keys(struct usbip_server *s, const struct usbip_key *keys,
 			snprintf(err, errlen, "usbip: cannot create the USB device");
 			return -1;
 		}
+		s->workers[s->n_devs] = worker_new(s, keys[i].devnum);
 		s->devs[s->n_devs++] = d;
+		if (s->workers[s->n_devs - 1] == NULL) {
+			snprintf(err, errlen, "usbip: cannot start a thread");
+			return -1;
+		}
 		if (usbip_table_add(s->table, d, keys[i].devnum, pcap) != 0) {
 			snprintf(err, errlen, "usbip: bad or repeated device "
 				 "number %u", keys[i].devnum);
@@ -291,6 +417,8 @@ static int add_keys(struct usbip_server *s, const struct usbip_key *keys,
 		}
 		usb_dev_set_notify(d, wake, s);
 	}
+	usbip_table_set_bus(s->table,
+			    &(struct usbip_bus){ bus_queue, s });
 	return 0;
 }
 

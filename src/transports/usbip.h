@@ -31,6 +31,31 @@ void usbip_table_free(struct usbip_table *t);
 int usbip_table_add(struct usbip_table *t, struct usb_dev *dev,
 		    uint8_t devnum, struct usb_pcap *pcap);
 size_t usbip_table_count(const struct usbip_table *t);
+
+/* Bus events power the key on or off, which waits for any command the key
+ * is running for any transport (an RSA key generation takes seconds). A
+ * server runs them on a thread per device so that one busy key holds up
+ * nobody else; the URBs of a connection wait until its device's events
+ * have run, so they see them in order. */
+enum usbip_bus_event {
+	USBIP_BUS_ATTACH,
+	USBIP_BUS_DETACH,
+	USBIP_BUS_RESET,
+};
+
+struct usbip_bus {
+	/* Run ev on dev later, then call usbip_table_bus_done(t, devnum). */
+	void (*queue)(void *arg, struct usb_dev *dev, uint8_t devnum,
+		      enum usbip_bus_event ev);
+	void *arg;
+};
+
+/* Without one (the default), events run at once on the caller's thread. */
+void usbip_table_set_bus(struct usbip_table *t, const struct usbip_bus *bus);
+/* Thread-safe: an event queued for devnum has run. */
+void usbip_table_bus_done(struct usbip_table *t, uint8_t devnum);
+/* Carry out one bus event (what the queue's runner calls). */
+void usbip_bus_run(struct usb_dev *dev, enum usbip_bus_event ev);
 /* Whether the device exported as devnum is imported now. */
 bool usbip_table_busy(const struct usbip_table *t, uint8_t devnum);
 
@@ -87,6 +112,10 @@ size_t usbip_conn_pending(const struct usbip_conn *c);
  * err. *loopback tells whether every address it names is loopback. */
 int usbip_check_addr(const char *addr, bool *loopback, char *err,
 		     size_t errlen);
+
+/* The address addr names, resolved and written one way ("127.0.0.1:3240"),
+ * so that two spellings of one address compare equal. 0 or -1. */
+int usbip_addr_canonical(const char *addr, char *out, size_t cap);
 
 struct usbip_key {
 	struct vkey *key;

@@ -11,6 +11,7 @@
  *   IN URB in flight for as long as the device is open. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@
 #include "transports/usbip_wire.h"
 
 #define EXPORTS_MAX 127
+/* Bus events queued for one device at most: an import needs room for its
+ * attach, a reset and its detach. */
+#define BUS_PENDING_MAX 64
 #define PENDING_MAX 64
 /* The longest transfer either way: a CCID message (64 KiB + header) with
  * room to spare. Longer OUT data is a protocol error; longer IN requests
@@ -45,11 +49,13 @@ struct usbip_export {
 	struct usb_pcap *pcap;
 	uint8_t devnum;
 	struct usbip_conn *owner;
+	atomic_uint bus_pending; /* events queued, not run yet */
 };
 
 struct usbip_table {
 	struct usbip_export ex[EXPORTS_MAX];
 	size_t n;
+	struct usbip_bus bus;
 };
 
 struct pending_in {
@@ -111,8 +117,61 @@ int usbip_table_add(struct usbip_table *t, struct usb_dev *dev,
 	if (t->n == EXPORTS_MAX || dev == NULL || devnum == 0 ||
 	    devnum > 127 || find_devnum(t, devnum) != NULL)
 		return -1;
-	t->ex[t->n++] = (struct usbip_export){ dev, pcap, devnum, NULL };
+	t->ex[t->n].dev = dev;
+	t->ex[t->n].pcap = pcap;
+	t->ex[t->n].devnum = devnum;
+	t->ex[t->n].owner = NULL;
+	atomic_init(&t->ex[t->n].bus_pending, 0);
+	t->n++;
 	return 0;
+}
+
+void usbip_table_set_bus(struct usbip_table *t, const struct usbip_bus *bus)
+{
+	if (bus != NULL)
+		t->bus = *bus;
+	else
+		memset(&t->bus, 0, sizeof t->bus);
+}
+
+void usbip_table_bus_done(struct usbip_table *t, uint8_t devnum)
+{
+	struct usbip_export *e = find_devnum(t, devnum);
+
+	if (e != NULL)
+		atomic_fetch_sub(&e->bus_pending, 1);
+}
+
+void usbip_bus_run(struct usb_dev *dev, enum usbip_bus_event ev)
+{
+	switch (ev) {
+	case USBIP_BUS_ATTACH:
+		usb_dev_attach(dev); /* a USB power-up */
+		break;
+	case USBIP_BUS_DETACH:
+		usb_dev_detach(dev);
+		break;
+	default:
+		usb_dev_reset(dev);
+		break;
+	}
+}
+
+static void bus_event(struct usbip_table *t, struct usbip_export *e,
+		      enum usbip_bus_event ev)
+{
+	if (t->bus.queue == NULL) {
+		usbip_bus_run(e->dev, ev);
+		return;
+	}
+	atomic_fetch_add(&e->bus_pending, 1);
+	t->bus.queue(t->bus.arg, e->dev, e->devnum, ev);
+}
+
+/* URBs wait while the device's bus events have not all run. */
+static bool bus_idle(const struct usbip_conn *c)
+{
+	return c->ex == NULL || atomic_load(&c->ex->bus_pending) == 0;
 }
 
 size_t usbip_table_count(const struct usbip_table *t)
@@ -275,10 +334,13 @@ static void reply_import(struct usbip_conn *c, const char *field)
 	struct usbip_wire_device w;
 
 	c->phase = PHASE_DONE;
-	if (e == NULL || e->owner != NULL) {
+	if (e == NULL || e->owner != NULL ||
+	    atomic_load(&e->bus_pending) > BUS_PENDING_MAX - 3) {
 		log_warn("usbip %s: import of %.32s refused: %s", c->name,
 			 memchr(field, '\0', USBIP_BUSID_SIZE) ? field : "?",
-			 e == NULL ? "no such bus id" : "imported by another client");
+			 e == NULL	    ? "no such bus id"
+			 : e->owner != NULL ? "imported by another client"
+					    : "too many imports in a row");
 		op_header(c, USBIP_OP_REP_IMPORT, USBIP_ST_NA);
 		return;
 	}
@@ -288,7 +350,7 @@ static void reply_import(struct usbip_conn *c, const char *field)
 	op_header(c, USBIP_OP_REP_IMPORT, USBIP_ST_OK);
 	wire_device(e, &w);
 	emit(c, &w, sizeof w);
-	usb_dev_attach(e->dev);
+	bus_event(c->t, e, USBIP_BUS_ATTACH);
 	log_info("usbip %s: bus id %s imported", c->name, w.busid);
 }
 
@@ -392,7 +454,7 @@ static void control(struct usbip_conn *c, const struct submit *u)
 		   s.wValue == PORT_FEAT_RESET) {
 		/* Some clients forward the port reset Linux's usbipd
 		 * performs for them. */
-		usb_dev_reset(c->ex->dev);
+		bus_event(c->t, c->ex, USBIP_BUS_RESET);
 	} else {
 		r = usb_dev_control(c->ex->dev, &s,
 				    u->in ? c->xfer : (uint8_t *)u->data,
@@ -560,7 +622,7 @@ void usbip_conn_free(struct usbip_conn *c)
 		for (size_t i = 0; i < c->n_pending; i++)
 			cap(c, c->pending[i].seqnum, 'C', c->pending[i].ep,
 			    NULL, -USBIP_ESHUTDOWN, 0, NULL, 0);
-		usb_dev_detach(c->ex->dev);
+		bus_event(c->t, c->ex, USBIP_BUS_DETACH);
 		c->ex->owner = NULL;
 		busid_of(c->ex, busid);
 		log_info("usbip %s: bus id %s detached; offered again", c->name,
@@ -578,7 +640,7 @@ void usbip_conn_free(struct usbip_conn *c)
  * error. Stops early while the output is full. */
 static bool parse(struct usbip_conn *c, size_t *need)
 {
-	while (c->phase != PHASE_DONE && !out_full(c)) {
+	while (c->phase != PHASE_DONE && !out_full(c) && bus_idle(c)) {
 		size_t n = c->phase == PHASE_OP ? op_need(c) : urb_need(c);
 
 		if (n == 0)
@@ -638,7 +700,7 @@ void usbip_conn_pump(struct usbip_conn *c)
 	uint32_t nak = 0; /* endpoints with nothing now */
 	size_t i = 0;
 
-	if (c->ex == NULL)
+	if (c->ex == NULL || !bus_idle(c))
 		return;
 	while (i < c->n_pending && !out_full(c)) {
 		struct pending_in p = c->pending[i];
@@ -700,7 +762,7 @@ size_t usbip_conn_queued(const struct usbip_conn *c)
 bool usbip_conn_wants_input(const struct usbip_conn *c)
 {
 	return c->phase != PHASE_DONE && !c->failed && !c->gone &&
-	       !out_full(c);
+	       !out_full(c) && bus_idle(c);
 }
 
 uint8_t usbip_conn_devnum(const struct usbip_conn *c)
