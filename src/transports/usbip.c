@@ -126,6 +126,26 @@ static void client_close(struct client *cl)
 	free(cl);
 }
 
+/* Full: the oldest connection that has not imported a device makes room
+ * (idle connections cannot lock importers out). */
+static bool evict_idle(struct usbip_server *s)
+{
+	size_t oldest = CLIENTS_MAX;
+
+	for (size_t i = 0; i < s->n_clients; i++)
+		if (usbip_conn_devnum(s->clients[i]->c) == 0 &&
+		    (oldest == CLIENTS_MAX ||
+		     s->clients[i]->opened_ms < s->clients[oldest]->opened_ms))
+			oldest = i;
+	if (oldest == CLIENTS_MAX)
+		return false;
+	log_info("%s: %d connections open; closing the oldest idle one",
+		 s->clients[oldest]->label, CLIENTS_MAX);
+	client_close(s->clients[oldest]);
+	s->clients[oldest] = s->clients[--s->n_clients];
+	return true;
+}
+
 static void accept_clients(struct usbip_server *s)
 {
 	for (;;) {
@@ -142,7 +162,7 @@ static void accept_clients(struct usbip_server *s)
 				log_warn("%s: accept: %s", s->label, strerror(errno));
 			return;
 		}
-		if (s->n_clients == CLIENTS_MAX) {
+		if (s->n_clients == CLIENTS_MAX && !evict_idle(s)) {
 			log_warn("%s: %d connections open; refusing another",
 				 s->label, CLIENTS_MAX);
 			close(fd);

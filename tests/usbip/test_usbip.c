@@ -1846,6 +1846,41 @@ static void net_busy_address_refused(void)
 	usbip_stop(s1);
 }
 
+/* Connections that never send a request cannot lock importers out: when
+ * the server is full, the oldest idle one makes room. */
+static void net_idle_connections_do_not_lock_out(void)
+{
+	enum { IDLE = 40 };
+	struct usbip_key key = { ka.key, NULL, 1 };
+	char err[256] = "";
+	struct usbip_server *s = usbip_start("127.0.0.1:0", &key, 1, NULL, err,
+					     sizeof(err));
+	struct uip_client *idle[IDLE], *c;
+	uint8_t buf[1024];
+	uint16_t port;
+	int64_t t0;
+
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	port = port_of(usbip_server_addr(s));
+	for (int i = 0; i < IDLE; i++)
+		idle[i] = tcp_client(port);
+	sleep_ms(200);
+	t0 = uip_now_ms();
+	c = tcp_client(port);
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK(uip_devlist(c, buf, sizeof(buf), 2000) > 12);
+		uip_free(c);
+	}
+	CHECK(uip_now_ms() - t0 < 1500);
+	for (int i = 0; i < IDLE; i++)
+		if (idle[i] != NULL)
+			uip_free(idle[i]);
+	usbip_stop(s);
+}
+
 int main(int argc, char **argv)
 {
 	bool net = argc > 1 && strcmp(argv[1], "net") == 0;
@@ -1858,6 +1893,7 @@ int main(int argc, char **argv)
 		RUN(net_two_keys);
 		RUN(net_busy_address_refused);
 		RUN(net_busy_key_does_not_stall_the_other);
+		RUN(net_idle_connections_do_not_lock_out);
 		goto out;
 	}
 	open_prompt_key();
