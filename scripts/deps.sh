@@ -13,7 +13,7 @@ pcscd vsmartcard-vpcd pcsc-tools python3-pyscard yubikey-manager oathtool
 python3-fido2 python3-cryptography
 sqlite3 procps
 qemu-system-x86 busybox-static cpio kmod fido2-tools libfido2-dev libccid
-opensc openssh-client tshark
+opensc openssh-client tshark usbip socat
 gnupg gpg-agent scdaemon
 yubico-piv-tool
 dpkg-dev xz-utils bzip2 libglib2.0-dev libpixman-1-dev libslirp-dev

@@ -12,8 +12,11 @@ set -euo pipefail
 # two USB host controllers the tests use (qemu-xhci, piix3-usb-uhci; uhci's
 # softdep pulls in ehci), and HID with hidraw (built into hid.ko in
 # Debian's config) for CTAPHID. CCID needs no driver: pcscd reaches it
-# through usbfs.
-MODULES="virtio_pci 9pnet_virtio 9p xhci_pci uhci_hcd usbhid hid_generic"
+# through usbfs. vhci-hcd (with usbip-core) is USB/IP's client side and
+# virtio_net the NIC it reaches the host through (run-guest --usbip-fwd);
+# both load in every guest, but without a NIC or an `usbip attach` they
+# stay idle.
+MODULES="virtio_pci 9pnet_virtio 9p xhci_pci uhci_hcd usbhid hid_generic vhci-hcd virtio_net"
 
 BUSYBOX=${VKEY_GUEST_BUSYBOX:-/bin/busybox}
 

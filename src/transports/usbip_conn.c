@@ -341,7 +341,8 @@ static void reply_import(struct usbip_conn *c, const char *field)
 			 e == NULL	    ? "no such bus id"
 			 : e->owner != NULL ? "imported by another client"
 					    : "too many imports in a row");
-		op_header(c, USBIP_OP_REP_IMPORT, USBIP_ST_NA);
+		op_header(c, USBIP_OP_REP_IMPORT,
+			  e == NULL ? USBIP_ST_NODEV : USBIP_ST_DEV_BUSY);
 		return;
 	}
 	e->owner = c;

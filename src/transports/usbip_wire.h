@@ -16,8 +16,11 @@
 #define USBIP_OP_REP_DEVLIST 0x0005
 #define USBIP_OP_REQ_IMPORT 0x8003
 #define USBIP_OP_REP_IMPORT 0x0003
+/* Reply status (the usbip tool names each in its message). */
 #define USBIP_ST_OK 0
-#define USBIP_ST_NA 1 /* the reply's "error" status */
+#define USBIP_ST_NA 1
+#define USBIP_ST_DEV_BUSY 2 /* imported by another client */
+#define USBIP_ST_NODEV 4    /* no such bus id */
 
 /* URB commands (after import). */
 #define USBIP_CMD_SUBMIT 1

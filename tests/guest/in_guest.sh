@@ -326,4 +326,8 @@ main() {
 	((FAILED == 0))
 }
 
-main "$@"
+# in_guest_usbip.sh sources this file for its steps and helpers; run as a
+# script, it runs every check.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	main "$@"
+fi

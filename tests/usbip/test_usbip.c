@@ -502,7 +502,7 @@ static void import_answers_device(void)
 	usbip_table_free(t);
 }
 
-/* Status 1, the header alone, then the connection ends. */
+/* Status 4 (no such device), the header alone, then the connection ends. */
 static void check_refused(struct usbip_table *t, const uint8_t *req,
 			  size_t n)
 {
@@ -513,7 +513,7 @@ static void check_refused(struct usbip_table *t, const uint8_t *req,
 	CHECK_EQ(uip_recv_exact(c, h, 8, UIP_MS), 0);
 	CHECK_EQ(uip_get16(h), USBIP_VERSION);
 	CHECK_EQ(uip_get16(h + 2), USBIP_OP_REP_IMPORT);
-	CHECK_EQ(uip_get32(h + 4), USBIP_ST_NA);
+	CHECK_EQ(uip_get32(h + 4), USBIP_ST_NODEV);
 	CHECK(uip_wait_closed(c, UIP_MS));
 	CHECK_EQ(mem_of(c)->st, USBIP_CLOSED);
 	done(c, t, 3);
@@ -1138,7 +1138,7 @@ static void busy_device_refused_until_freed(void)
 	uint8_t dev[DEV_SIZE];
 
 	CHECK(uip_hid_init(a) != 0);
-	CHECK_EQ(uip_import(b, "1-1", dev), 1);
+	CHECK_EQ(uip_import(b, "1-1", dev), USBIP_ST_DEV_BUSY);
 	CHECK(uip_wait_closed(b, UIP_MS));
 	done(b, t, 0);
 	CHECK(usbip_table_busy(t, 1));
@@ -1634,7 +1634,7 @@ static void net_two_keys(void)
 	c = tcp_client(port);
 	CHECK(c != NULL);
 	if (c != NULL) {
-		CHECK_EQ(uip_import(c, "1-1", got), 1);
+		CHECK_EQ(uip_import(c, "1-1", got), USBIP_ST_DEV_BUSY);
 		CHECK(uip_wait_closed(c, UIP_MS));
 		uip_free(c);
 	}
