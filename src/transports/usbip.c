@@ -249,7 +249,7 @@ static void serve_round(struct usbip_server *s)
 	struct client *polled[CLIENTS_MAX];
 	size_t n = s->n_clients, kept = 0;
 	int64_t now;
-	int rc;
+	int rc, timeout = TICK_MS;
 
 	p[0] = (struct pollfd){ s->stop_fd, POLLIN, 0 };
 	p[1] = (struct pollfd){ s->wake_fd, POLLIN, 0 };
@@ -263,8 +263,14 @@ static void serve_round(struct usbip_server *s)
 		polled[i] = cl;
 		p[3 + i] = (struct pollfd){ cl->fd, ev, 0 };
 	}
+	for (size_t i = 0; i < n; i++) {
+		int t = usbip_conn_timeout_ms(s->clients[i]->c);
+
+		if (t >= 0 && t < timeout)
+			timeout = t;
+	}
 	do
-		rc = poll(p, 3 + n, TICK_MS);
+		rc = poll(p, 3 + n, timeout);
 	while (rc < 0 && errno == EINTR);
 	if (p[0].revents) {
 		s->running = false;

@@ -104,6 +104,9 @@ bool usbip_conn_wants_input(const struct usbip_conn *c);
 uint8_t usbip_conn_devnum(const struct usbip_conn *c);
 /* URBs the device has not answered yet. */
 size_t usbip_conn_pending(const struct usbip_conn *c);
+/* Milliseconds until usbip_conn_pump has something to complete without
+ * news from the device (a held OUT URB, see usbip_conn.c), -1 if none. */
+int usbip_conn_timeout_ms(const struct usbip_conn *c);
 
 /* --- the server ------------------------------------------------------------ */
 

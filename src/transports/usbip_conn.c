@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "transports/usbip.h"
@@ -38,6 +39,15 @@
 #define PCAP_BUS 1
 /* usbmon ids: seqnum, a tag telling USB/IP from usbredir, the device. */
 #define PCAP_ID_USBIP (UINT64_C(1) << 54)
+
+/* An interrupt OUT URB that hands the device a whole command (its class
+ * worker is busy afterwards) completes together with the command's first
+ * answer, at most HOLD_MS later: the client's interrupt IN URB is already
+ * waiting, and two small replies written apart can cost a round trip of
+ * delayed ACKs on the way (QEMU's user network holds the second ~40 ms).
+ * A real device may NAK an OUT just as long. */
+#define HOLD_MS 50
+#define HELD_MAX 8
 
 #define EP_DIR_IN 0x80
 #define RT_PORT_OTHER 0x23 /* class request to a hub port */
@@ -65,6 +75,14 @@ struct pending_in {
 	uint8_t ep;
 };
 
+struct held_out {
+	uint32_t seqnum;
+	uint32_t len;
+	int32_t npackets;
+	uint8_t ep;
+	int64_t deadline_ms;
+};
+
 enum phase {
 	PHASE_OP,   /* waiting for OP_REQ_DEVLIST or OP_REQ_IMPORT */
 	PHASE_URB,  /* a device is imported */
@@ -83,6 +101,8 @@ struct usbip_conn {
 	struct pending_in pending[PENDING_MAX];
 	size_t n_pending;
 	bool warned_full;
+	struct held_out held[HELD_MAX];
+	size_t n_held;
 
 	uint8_t *rx;
 	size_t rx_len;
@@ -471,6 +491,40 @@ static void control(struct usbip_conn *c, const struct submit *u)
 		   u->in ? done : 0);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void complete_out(struct usbip_conn *c, uint32_t seqnum, uint8_t ep,
+			 int32_t npackets, uint32_t len)
+{
+	cap(c, seqnum, 'C', ep, NULL, 0, len, NULL, 0);
+	ret_submit(c, seqnum, 0, npackets, NULL, len);
+}
+
+/* Complete held OUT URBs: all of them (an answer is about to go out), or
+ * those whose command has ended or whose time is up. */
+static void release_held(struct usbip_conn *c, bool all)
+{
+	int64_t now = c->n_held > 0 && !all ? mono_ms() : 0;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < c->n_held; i++) {
+		struct held_out h = c->held[i];
+
+		if (all || now >= h.deadline_ms ||
+		    !usb_dev_ep_busy(c->ex->dev, h.ep))
+			complete_out(c, h.seqnum, h.ep, h.npackets, h.len);
+		else
+			c->held[kept++] = h;
+	}
+	c->n_held = kept;
+}
+
 static void data_out(struct usbip_conn *c, const struct submit *u)
 {
 	int r, st;
@@ -479,8 +533,20 @@ static void data_out(struct usbip_conn *c, const struct submit *u)
 	    u->len);
 	r = usb_dev_out(c->ex->dev, u->ep, u->data, u->len);
 	st = r == 0 ? 0 : urb_status(r);
-	cap(c, u->seqnum, 'C', u->ep, NULL, st, st == 0 ? u->len : 0, NULL, 0);
-	ret_submit(c, u->seqnum, st, u->npackets, NULL, st == 0 ? u->len : 0);
+	if (st == 0 && c->n_held < HELD_MAX &&
+	    ep_type(c, u->ep) == USB_XFER_INTERRUPT &&
+	    usb_dev_ep_busy(c->ex->dev, u->ep)) {
+		c->held[c->n_held++] = (struct held_out){
+			u->seqnum, u->len, u->npackets, u->ep, mono_ms() + HOLD_MS
+		};
+		return;
+	}
+	if (st == 0) {
+		complete_out(c, u->seqnum, u->ep, u->npackets, u->len);
+		return;
+	}
+	cap(c, u->seqnum, 'C', u->ep, NULL, st, 0, NULL, 0);
+	ret_submit(c, u->seqnum, st, u->npackets, NULL, 0);
 }
 
 static void queue_in(struct usbip_conn *c, const struct submit *u)
@@ -505,8 +571,9 @@ static void drop_pending_at(struct usbip_conn *c, size_t i)
 	c->n_pending--;
 }
 
-/* An unlink answers -ECONNRESET when the URB was still pending (and it
- * will never get a RET_SUBMIT), 0 when its RET_SUBMIT went out before. */
+/* An unlink answers -ECONNRESET when the URB was still pending or held
+ * (and it will never get a RET_SUBMIT), 0 when its RET_SUBMIT went out
+ * before. */
 static void unlink_urb(struct usbip_conn *c, uint32_t seqnum,
 		       uint32_t target)
 {
@@ -516,6 +583,15 @@ static void unlink_urb(struct usbip_conn *c, uint32_t seqnum,
 		cap(c, target, 'C', c->pending[i].ep, NULL, -USBIP_ECONNRESET,
 		    0, NULL, 0);
 		drop_pending_at(c, i);
+		ret_unlink(c, seqnum, -USBIP_ECONNRESET);
+		return;
+	}
+	for (size_t i = 0; i < c->n_held; i++) {
+		if (c->held[i].seqnum != target)
+			continue;
+		cap(c, target, 'C', c->held[i].ep, NULL, -USBIP_ECONNRESET, 0,
+		    NULL, 0);
+		c->held[i] = c->held[--c->n_held];
 		ret_unlink(c, seqnum, -USBIP_ECONNRESET);
 		return;
 	}
@@ -623,6 +699,9 @@ void usbip_conn_free(struct usbip_conn *c)
 		for (size_t i = 0; i < c->n_pending; i++)
 			cap(c, c->pending[i].seqnum, 'C', c->pending[i].ep,
 			    NULL, -USBIP_ESHUTDOWN, 0, NULL, 0);
+		for (size_t i = 0; i < c->n_held; i++)
+			cap(c, c->held[i].seqnum, 'C', c->held[i].ep, NULL,
+			    -USBIP_ESHUTDOWN, 0, NULL, 0);
 		bus_event(c->t, c->ex, USBIP_BUS_DETACH);
 		c->ex->owner = NULL;
 		busid_of(c->ex, busid);
@@ -720,6 +799,7 @@ void usbip_conn_pump(struct usbip_conn *c)
 			continue;
 		}
 		drop_pending_at(c, i);
+		release_held(c, true); /* the OUT's completion goes first */
 		if (r >= 0) {
 			cap(c, p.seqnum, 'C', p.ep, NULL, 0, (uint32_t)r,
 			    c->xfer, (size_t)r);
@@ -732,6 +812,21 @@ void usbip_conn_pump(struct usbip_conn *c)
 				   NULL, 0);
 		}
 	}
+	if (!out_full(c))
+		release_held(c, false);
+}
+
+int usbip_conn_timeout_ms(const struct usbip_conn *c)
+{
+	int64_t first = INT64_MAX, now;
+
+	if (c->n_held == 0)
+		return -1;
+	for (size_t i = 0; i < c->n_held; i++)
+		if (c->held[i].deadline_ms < first)
+			first = c->held[i].deadline_ms;
+	now = mono_ms();
+	return first <= now ? 0 : (int)(first - now);
 }
 
 enum usbip_status usbip_conn_write(struct usbip_conn *c)

@@ -861,6 +861,86 @@ static void keepalives_through_held_in_urbs(void)
 	usbip_table_free(t);
 }
 
+/* Sends all but the last report of a CTAPHID message (each completes at
+ * once: the device is still gathering) and submits the last one; returns
+ * its seqnum. */
+static uint32_t hid_send_but_last(struct uip_client *c, uint32_t cid,
+				  const uint8_t *req, size_t len)
+{
+	uint8_t rpt[64] = { 0 };
+	size_t off = len < 57 ? len : 57;
+
+	uip_hid_start(c);
+	uip_put32(rpt, cid);
+	rpt[4] = UIP_HID_CBOR;
+	rpt[5] = (uint8_t)(len >> 8);
+	rpt[6] = (uint8_t)len;
+	memcpy(rpt + 7, req, off);
+	for (uint8_t seq = 0; off < len; seq++) {
+		size_t n = len - off < 59 ? len - off : 59;
+
+		CHECK_EQ(uip_hid_out(c, rpt), 0);
+		memset(rpt + 4, 0, 60);
+		rpt[4] = seq;
+		memcpy(rpt + 5, req + off, n);
+		off += n;
+	}
+	return uip_submit(c, USBIP_DIR_OUT, 1, 64, NULL, rpt);
+}
+
+/* The interrupt OUT URB that completes a command is held until the
+ * command's first answer (or 50 ms): here the command waits for a touch,
+ * so it completes after the bound, long before the touch; the unlink of
+ * a held OUT is answered -ECONNRESET and it never completes. */
+static void held_out_completion(void)
+{
+	struct usbip_table *t = usbip_table_new();
+	struct uip_client *c;
+	struct toucher touch;
+	static uint8_t resp[2048];
+	uint8_t req[128], cmd = 0;
+	size_t len = make_credential(req);
+	struct uip_ret r;
+	uint32_t cid, last, un;
+	int keepalives = 0;
+	int64_t t0, dt;
+
+	CHECK(len > 57);
+	CHECK_EQ(usbip_table_add(t, dp, 2, NULL), 0);
+	c = imported(t, "1-2");
+	cid = uip_hid_init(c);
+	CHECK(cid != 0);
+	t0 = uip_now_ms();
+	last = hid_send_but_last(c, cid, req, len);
+	CHECK_EQ(uip_wait(c, last, &r, UIP_MS), 0);
+	dt = uip_now_ms() - t0;
+	CHECK_EQ(r.status, 0);
+	CHECK_EQ(r.actual_length, 64);
+	uip_ret_clear(&r);
+	CHECK(dt >= 40);  /* held while the command runs */
+	CHECK(dt < 1000); /* but not for the touch */
+	touch_start(&touch, kp.key, 0);
+	CHECK(uip_hid_recv(c, cid, &cmd, resp, sizeof(resp), &keepalives,
+			   UIP_MS) > 100);
+	pthread_join(touch.t, NULL);
+	CHECK_EQ(cmd, UIP_HID_CBOR);
+
+	/* the same, the held OUT unlinked at once */
+	last = hid_send_but_last(c, cid, req, len);
+	un = uip_unlink(c, last);
+	CHECK_EQ(uip_wait(c, un, &r, UIP_MS), 0);
+	CHECK_EQ(r.command, USBIP_RET_UNLINK);
+	CHECK_EQ(r.status, -104);
+	uip_ret_clear(&r);
+	touch_start(&touch, kp.key, 100);
+	CHECK(uip_hid_recv(c, cid, &cmd, resp, sizeof(resp), &keepalives,
+			   UIP_MS) > 100);
+	pthread_join(touch.t, NULL);
+	CHECK(uip_quiet(c, 200)); /* no RET_SUBMIT for the unlinked OUT */
+	done(c, t, 2);
+	usbip_table_free(t);
+}
+
 /* --- CCID ---------------------------------------------------------------- */
 
 static void ccid_power_on_and_select(void)
@@ -1917,6 +1997,7 @@ int main(int argc, char **argv)
 	RUN(pending_in_per_endpoint);
 	RUN(ctaphid_get_info_across_urbs);
 	RUN(keepalives_through_held_in_urbs);
+	RUN(held_out_completion);
 	RUN(ccid_power_on_and_select);
 	RUN(ccid_extended_apdu_and_long_answer);
 	RUN(ccid_huge_in_urb);
