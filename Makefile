@@ -49,9 +49,11 @@ check-unit: build
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 
+# The same tests under ASan+UBSan, less the guest runs that repeat another
+# on a second USB controller (same vkey code; the normal pass has them).
 check-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
-	$(MESON_TEST) -C $(ASAN_BUILD)
+	$(MESON_TEST) -C $(ASAN_BUILD) --no-suite controller-variant
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
