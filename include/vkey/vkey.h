@@ -16,6 +16,13 @@ enum vkey_up_policy {
 	VKEY_UP_PROMPT,   /* wait (bounded) for `vkey touch` */
 };
 
+/* The owner's secret for a state file sealed at rest (docs/SEALING.md):
+ * a passphrase or a key file's bytes. */
+struct vkey_seal {
+	const uint8_t *secret;
+	size_t len;
+};
+
 struct vkey_options {
 	const char *state_path;      /* state file; created on first use */
 	enum vkey_up_policy up;      /* user-presence policy */
@@ -25,6 +32,9 @@ struct vkey_options {
 	/* Largest CTAP message the transport carries (getInfo's maxMsgSize);
 	 * 0: CTAPHID's 7609. Between 512 and 7609 bytes, else 7609. */
 	size_t ctap_msg_max;
+	/* Secret of a sealed state file, or to seal a new one; NULL: the
+	 * file is not sealed. */
+	const struct vkey_seal *seal;
 };
 
 /* Largest APDU (command or response) the core accepts or produces. */
@@ -87,6 +97,15 @@ int vkey_report_oath_list(struct vkey *key, char *out, size_t cap);
 int vkey_report_fido_list(struct vkey *key, char *out, size_t cap);
 /* PEM certificates of the attestation CAs a relying party should trust. */
 int vkey_report_attestation(struct vkey *key, char *out, size_t cap);
+
+/* Seal the key's state file under next (adding sealing or changing the
+ * secret), or remove the sealing (next NULL). Every secret is rewritten
+ * in one transaction and no old value stays in the file. Returns 0, or
+ * -1 with a sentence in err (nothing changed). */
+int vkey_reseal(struct vkey *key, const struct vkey_seal *next, char *err,
+		size_t errlen);
+/* 1 when the key's state file is sealed. */
+int vkey_sealed(const struct vkey *key);
 
 const char *vkey_state_path(const struct vkey *key);
 uint32_t vkey_serial(const struct vkey *key);

@@ -38,6 +38,7 @@ int dispatch_init(struct dispatch *d, struct vkey *key,
 		goto fail;
 	for (size_t i = 0; i < n_ops; i++) {
 		d->slots[i].ops = ops[i];
+		d->slots[i].enabled = true;
 		if (ops[i]->create(key, &d->slots[i].state) != 0) {
 			log_error("applet %s failed to start", ops[i]->name);
 			goto fail;
@@ -119,6 +120,24 @@ struct dispatch_slot *dispatch_find(struct dispatch *d, const char *name)
 	return NULL;
 }
 
+void dispatch_set_enabled(struct dispatch *d, struct dispatch_slot *s,
+			  bool on)
+{
+	s->enabled = on;
+	if (!on && d->selected >= 0 && &d->slots[d->selected] == s) {
+		deselect(d);
+		drop_pending(d);
+		drop_chain(d);
+	}
+}
+
+void dispatch_set_admit(struct dispatch_slot *s, dispatch_admit_fn fn,
+			void *arg)
+{
+	s->admit = fn;
+	s->admit_arg = arg;
+}
+
 /* Write data then SW; the caller guarantees room for the SW. */
 static void answer(struct answer *a, const uint8_t *data, size_t n,
 		   unsigned sw)
@@ -190,8 +209,12 @@ static unsigned do_select(struct dispatch *d, const struct apdu *cmd,
 		return SW_WRONG_P1P2; /* only "first or only occurrence" */
 	if (cmd->lc < AID_MIN || cmd->lc > AID_MAX)
 		return SW_FILE_NOT_FOUND;
+	/* A switched-off applet is not there at all: a partial AID may then
+	 * select the next applet it matches, as it would on a card without
+	 * it. */
 	for (size_t i = 0; i < d->n_slots && found < 0; i++)
-		if (aid_matches(d->slots[i].ops, cmd->data, cmd->lc))
+		if (d->slots[i].enabled &&
+		    aid_matches(d->slots[i].ops, cmd->data, cmd->lc))
 			found = (int)i;
 	if (found < 0)
 		return SW_FILE_NOT_FOUND;
@@ -313,6 +336,8 @@ static void run_command(struct dispatch *d, const struct apdu *cmd,
 	unsigned sw = 0;
 	double t0 = now_ms();
 
+	if (d->selected >= 0 && !d->slots[d->selected].enabled)
+		deselect(d); /* however it came to be selected */
 	if (cmd->ins == INS_SELECT && (cmd->cla & 0x80) == 0)
 		sw = do_select(d, cmd, &w);
 	if (sw == 0) {
@@ -320,7 +345,10 @@ static void run_command(struct dispatch *d, const struct apdu *cmd,
 			sw = SW_INS_NOT_SUPPORTED; /* no application selected */
 		} else {
 			struct dispatch_slot *s = &d->slots[d->selected];
-			sw = s->ops->process(s->state, cmd, &w);
+			if (s->admit != NULL)
+				sw = s->admit(s->admit_arg, cmd);
+			if (sw == 0)
+				sw = s->ops->process(s->state, cmd, &w);
 		}
 	}
 	if (w.overflow) {

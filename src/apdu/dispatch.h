@@ -4,6 +4,7 @@
 #ifndef VKEY_DISPATCH_H
 #define VKEY_DISPATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,9 +15,20 @@ struct vkey;
 /* Largest command a chain may assemble. */
 #define DISPATCH_CHAIN_MAX 65536
 
+/* Checks a command before the selected applet's process() sees it: 0
+ * lets it through, anything else is the status word to answer. */
+typedef unsigned (*dispatch_admit_fn)(void *arg, const struct apdu *cmd);
+
 struct dispatch_slot {
 	const struct applet_ops *ops;
 	void *state;
+	/* Switched off by the management application: the applet answers
+	 * as if it were not installed (SELECT 6A82). */
+	bool enabled;
+	/* Part of an applet switched off (FIDO's U2F or CTAP2 half), or
+	 * NULL. */
+	dispatch_admit_fn admit;
+	void *admit_arg;
 };
 
 struct dispatch {
@@ -54,5 +66,14 @@ void dispatch_apdu(struct dispatch *d, const uint8_t *cmd, size_t cmd_len,
 
 /* Find a registered applet's state by name (for reports), or NULL. */
 struct dispatch_slot *dispatch_find(struct dispatch *d, const char *name);
+
+/* Switch an applet (a slot of d) on or off. Switching off the selected
+ * applet deselects it and drops what it left pending, so no command of
+ * the session reaches it again. Every slot starts on. */
+void dispatch_set_enabled(struct dispatch *d, struct dispatch_slot *s,
+			  bool on);
+/* Install (or with fn NULL remove) a slot's command check. */
+void dispatch_set_admit(struct dispatch_slot *s, dispatch_admit_fn fn,
+			void *arg);
 
 #endif

@@ -11,6 +11,20 @@ struct cli_common {
 
 /* Fills out with the default state path; returns 0 or -1. */
 int cli_default_state(char *out, size_t cap);
+/* The secret behind --seal passphrase|keyfile:PATH (src/cli/seal.c):
+ * the passphrase from $env, else the terminal without echo (asked twice
+ * when confirm), else a line of stdin; a key file's bytes. Returns 0 or
+ * -1 after a message. Free (wipes) with cli_seal_free. */
+#include "vkey/vkey.h"
+struct cli_seal {
+	unsigned char *buf;
+	size_t len;
+	struct vkey_seal seal;
+};
+int cli_seal_read(const char *spec, const char *env, const char *what,
+		  int confirm, struct cli_seal *s);
+void cli_seal_free(struct cli_seal *s);
+
 /* Applies -v / -vv / --log-secrets to the log configuration. */
 void cli_apply_verbosity(int verbose, int secrets);
 
@@ -22,5 +36,7 @@ int cmd_fido(int argc, char **argv);
 int cmd_openpgp(int argc, char **argv);
 int cmd_piv(int argc, char **argv);
 int cmd_attestation(int argc, char **argv);
+int cmd_ndef(int argc, char **argv);
+int cmd_seal(int argc, char **argv); /* seal and unseal (argv[0]) */
 
 #endif

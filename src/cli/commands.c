@@ -22,6 +22,7 @@ struct common_opts {
 	char ctl[PATH_MAX];
 	unsigned timeout_s;
 	int verbose;
+	const char *seal; /* --seal SPEC: for the direct path */
 };
 
 /* Returns 0 to run, 1 after --help, 2 on a usage error. */
@@ -33,6 +34,7 @@ static int parse_common(int argc, char **argv, const char *usage,
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "seal", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -58,6 +60,9 @@ static int parse_common(int argc, char **argv, const char *usage,
 			break;
 		case 'v':
 			o->verbose++;
+			break;
+		case 'S':
+			o->seal = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -109,6 +114,26 @@ static const struct report_kind report_piv = { "list piv", piv_list };
 static const struct report_kind report_attest = { "attestation",
 						  vkey_report_attestation };
 
+/* vkey_open with the --seal secret, read only now: a daemon that
+ * answers needs none. */
+static int open_direct(const struct common_opts *o, struct vkey_options *ko,
+		       struct vkey **key, char *err, size_t errlen)
+{
+	struct cli_seal seal = { 0 };
+	int r;
+
+	if (o->seal != NULL && cli_seal_read(o->seal, "VKEY_PASSPHRASE",
+					     o->state, 0, &seal) != 0) {
+		snprintf(err, errlen, "no usable --seal secret");
+		return -1;
+	}
+	ko->seal = o->seal != NULL ? &seal.seal : NULL;
+	r = vkey_open(key, ko, err, errlen);
+	cli_seal_free(&seal);
+	ko->seal = NULL;
+	return r;
+}
+
 /* Run a report on the state file itself (no daemon holds it). */
 static int direct_report(const struct common_opts *o,
 			 const struct report_kind *k, char *out, size_t cap)
@@ -126,7 +151,7 @@ static int direct_report(const struct common_opts *o,
 	memset(&ko, 0, sizeof(ko));
 	ko.state_path = o->state;
 	ko.up = VKEY_UP_DENY;
-	if (vkey_open(&key, &ko, err, sizeof(err)) != 0) {
+	if (open_direct(o, &ko, &key, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vkey: %s\n", err);
 		return 1;
 	}
@@ -169,10 +194,11 @@ static int report(int argc, char **argv, const char *usage,
 }
 
 static const char status_usage[] =
-	"usage: vkey status [--state PATH]\n"
+	"usage: vkey status [--state PATH] [--seal passphrase|keyfile:PATH]\n"
 	"\n"
 	"Show a key: state file, serial, user-presence policy and each\n"
-	"applet's summary.\n";
+	"applet's summary. --seal opens a sealed state file that no daemon\n"
+	"holds (every report command takes it; see vkey seal --help).\n";
 
 int cmd_status(int argc, char **argv)
 {
@@ -238,7 +264,7 @@ static int fido_attestation(int argc, char **argv)
 	memset(&ko, 0, sizeof(ko));
 	ko.state_path = o.state;
 	ko.up = VKEY_UP_DENY;
-	if (vkey_open(&key, &ko, err, sizeof(err)) != 0) {
+	if (open_direct(&o, &ko, &key, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vkey: %s\n", err);
 		return 1;
 	}

@@ -9,7 +9,7 @@
 static const char usage[] =
 	"usage: vkey COMMAND [OPTIONS]\n"
 	"\n"
-	"A virtual security key: FIDO2/U2F, OATH, OpenPGP card and PIV.\n"
+	"A virtual security key: FIDO2/U2F, OATH, OpenPGP card, PIV and NDEF.\n"
 	"\n"
 	"commands:\n"
 	"  serve       run a key and attach it (PC/SC through vpcd)\n"
@@ -22,10 +22,16 @@ static const char usage[] =
 	"  piv list    list the PIV slots that hold keys\n"
 	"  attestation export\n"
 	"              print the attestation CA a relying party should trust\n"
+	"  ndef get|set-uri|set-text|clear|read-only\n"
+	"              the NFC Type 4 tag's message (a URI or a text)\n"
+	"  seal --seal NEW [--old OLD] | unseal --seal OLD\n"
+	"              seal the state file's secrets under a passphrase or key\n"
+	"              file, change it, or remove it (docs/SEALING.md)\n"
 	"\n"
 	"Every command takes --state PATH (default $XDG_DATA_HOME/vkey/default.db)\n"
-	"and --help. touch, status and list talk to the daemon that holds the\n"
-	"state file, or open the file themselves when no daemon holds it.\n";
+	"and --help (and --seal SPEC for a sealed file). touch, status, list\n"
+	"and ndef talk to the daemon that holds the state file, or open the\n"
+	"file themselves when no daemon holds it.\n";
 
 int cli_default_state(char *out, size_t cap)
 {
@@ -82,6 +88,10 @@ int main(int argc, char **argv)
 		return cmd_piv(argc - 1, argv + 1);
 	if (strcmp(cmd, "attestation") == 0)
 		return cmd_attestation(argc - 1, argv + 1);
+	if (strcmp(cmd, "ndef") == 0)
+		return cmd_ndef(argc - 1, argv + 1);
+	if (strcmp(cmd, "seal") == 0 || strcmp(cmd, "unseal") == 0)
+		return cmd_seal(argc - 1, argv + 1);
 	fprintf(stderr, "vkey: unknown command '%s' (see vkey --help)\n", cmd);
 	return 2;
 }

@@ -56,6 +56,10 @@ static const char serve_usage[] =
 	"  --up POLICY          user presence: auto (approve), deny, or prompt\n"
 	"                       (wait for `vkey touch`); default prompt\n"
 	"  --up-timeout SECONDS how long prompt waits (default 15)\n"
+	"  --seal passphrase|keyfile:PATH\n"
+	"                       the state file is sealed (or is created sealed):\n"
+	"                       passphrase from $VKEY_PASSPHRASE, the terminal or\n"
+	"                       a line of stdin; see docs/SEALING.md\n"
 	"global options:\n"
 	"  -v, -vv              one log line per command; decoded commands\n"
 	"  --log-secrets        also log command data (may contain secrets)\n"
@@ -78,6 +82,7 @@ struct key_opts {
 	bool usb_option; /* any --usb-* given */
 	enum vkey_up_policy up;
 	unsigned up_timeout_s;
+	const char *seal; /* --seal SPEC, or NULL */
 };
 
 struct serve_opts {
@@ -113,6 +118,7 @@ enum {
 	OPT_UP_TIMEOUT,
 	OPT_LOG_SECRETS,
 	OPT_PCAP,
+	OPT_SEAL,
 };
 
 static const struct option longopts[] = {
@@ -130,6 +136,7 @@ static const struct option longopts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-secrets", no_argument, NULL, OPT_LOG_SECRETS },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
+	{ "seal", required_argument, NULL, OPT_SEAL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -291,6 +298,8 @@ static int key_option(struct serve_opts *o, int c, const char *arg)
 			return 0;
 		fprintf(stderr, "vkey serve: --up takes auto, deny or prompt\n");
 		return 2;
+	case OPT_SEAL:
+		return set_once(&k->seal, arg, "--seal", i);
 	default: /* OPT_UP_TIMEOUT */
 		if (parse_up_timeout(arg, &k->up_timeout_s) == 0)
 			return 0;
@@ -496,7 +505,9 @@ static int start_key(struct key_run *kr, const struct key_opts *k,
 		     struct usb_pcap *pcap, size_t index)
 {
 	struct vkey_options ko;
+	struct cli_seal seal = { 0 };
 	char err[512];
+	int r;
 
 	if (ctl_default_path(k->state, kr->ctl_path, sizeof(kr->ctl_path)) != 0) {
 		fprintf(stderr, "vkey serve: state path too long for its control socket: %s\n",
@@ -509,7 +520,13 @@ static int start_key(struct key_run *kr, const struct key_opts *k,
 	ko.up_timeout_ms = k->up_timeout_s * 1000;
 	ko.ctl_path = kr->ctl_path;
 	ko.serving = true;
-	if (vkey_open(&kr->key, &ko, err, sizeof(err)) != 0) {
+	if (k->seal != NULL && cli_seal_read(k->seal, "VKEY_PASSPHRASE",
+					     k->state, 0, &seal) != 0)
+		return -1;
+	ko.seal = k->seal != NULL ? &seal.seal : NULL;
+	r = vkey_open(&kr->key, &ko, err, sizeof(err));
+	cli_seal_free(&seal);
+	if (r != 0) {
 		fprintf(stderr, "vkey serve: %s\n", err);
 		return -1;
 	}

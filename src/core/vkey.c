@@ -10,11 +10,49 @@
 #include "apdu/sw.h"
 #include "applets/fido/ctap.h"
 #include "applets/fido/fido.h"
+#include "applets/mgmt/mgmt.h"
 #include "core/applet.h"
 #include "core/key.h"
 #include "core/log.h"
+#include "vkey/admin.h"
 
 #define UP_TIMEOUT_DEFAULT_MS 15000
+
+/* The state file, sealed when opt says so (docs/SEALING.md). */
+static int vkey_store_open(struct vkey *key, const struct vkey_options *opt,
+			   char *err, size_t errlen)
+{
+	struct store_seal seal = { 0 };
+
+	if (opt->seal != NULL) {
+		seal.secret = opt->seal->secret;
+		seal.len = opt->seal->len;
+	}
+	return store_open_sealed(&key->store, opt->state_path, opt->ctl_path,
+				 opt->seal != NULL ? &seal : NULL, err,
+				 errlen) == STORE_OK ? 0 : -1;
+}
+
+int vkey_reseal(struct vkey *key, const struct vkey_seal *next, char *err,
+		size_t errlen)
+{
+	struct store_seal seal = { 0 };
+	int r;
+
+	if (next != NULL) {
+		seal.secret = next->secret;
+		seal.len = next->len;
+	}
+	pthread_mutex_lock(&key->lock);
+	r = store_reseal(key->store, next != NULL ? &seal : NULL, err, errlen);
+	pthread_mutex_unlock(&key->lock);
+	return r == STORE_OK ? 0 : -1;
+}
+
+int vkey_sealed(const struct vkey *key)
+{
+	return store_is_sealed(key->store);
+}
 
 int vkey_open(struct vkey **out, const struct vkey_options *opt, char *err,
 	      size_t errlen)
@@ -30,8 +68,7 @@ int vkey_open(struct vkey **out, const struct vkey_options *opt, char *err,
 		goto out;
 	}
 	pthread_mutex_init(&key->lock, NULL);
-	if (store_open(&key->store, opt->state_path, opt->ctl_path, err,
-		       errlen) != STORE_OK)
+	if (vkey_store_open(key, opt, err, errlen) != 0)
 		goto out;
 	timeout = opt->up_timeout_ms ? opt->up_timeout_ms
 				     : UP_TIMEOUT_DEFAULT_MS;
@@ -50,6 +87,7 @@ int vkey_open(struct vkey **out, const struct vkey_options *opt, char *err,
 			 opt->state_path);
 		goto out;
 	}
+	mgmt_attach(&key->dispatch); /* the persisted applet switches */
 	key->powered = 1;
 	key->serving = opt->serving;
 	*out = key;
@@ -203,8 +241,8 @@ size_t vkey_ctap_cbor(struct vkey *key, const uint8_t *req, size_t len,
 
 	if (cap < 1)
 		return 0;
-	if (c == NULL) {
-		resp[0] = 0x01; /* CTAP1_ERR_INVALID_COMMAND */
+	if (c == NULL || !vkey_applet_enabled(key, VKEY_APP_FIDO2)) {
+		resp[0] = 0x01; /* CTAP1_ERR_INVALID_COMMAND: absent or off */
 		return 1;
 	}
 	n = ctap_cbor(c, req, len, resp, cap, &w);
@@ -254,8 +292,9 @@ size_t vkey_ctap_msg(struct vkey *key, const uint8_t *req, size_t len,
 	if (sw != 0 && u2f_empty_extended(req, len))
 		sw = (unsigned)apdu_parse_u2f_empty(req, &cmd);
 	if (sw == 0)
-		sw = c != NULL ? ctap_u2f(c, &cmd, &out, &w)
-			       : SW_INS_NOT_SUPPORTED;
+		sw = c != NULL && vkey_applet_enabled(key, VKEY_APP_U2F)
+			     ? ctap_u2f(c, &cmd, &out, &w)
+			     : SW_INS_NOT_SUPPORTED;
 	if (out.overflow || (sw >= 0x6400 && sw < 0x7000))
 		out.len = 0; /* errors carry no data */
 	log_info("fido: U2F INS %02X -> %04X (%.3f ms)", len > 1 ? req[1] : 0,

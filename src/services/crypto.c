@@ -294,3 +294,50 @@ out:
 	EVP_KDF_free(kdf);
 	return r;
 }
+
+int crypto_scrypt(const uint8_t *secret, size_t secret_len,
+		  const uint8_t *salt, size_t salt_len, unsigned log2_n,
+		  uint32_t r, uint32_t p, uint64_t max_mem, uint8_t *out,
+		  size_t out_len)
+{
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *ctx = NULL;
+	OSSL_PARAM params[7];
+	uint64_t n_cost, ossl_max;
+	int rc = -1;
+
+	if (secret == NULL || secret_len == 0 || salt == NULL ||
+	    salt_len == 0 || out == NULL || out_len == 0 || log2_n < 1 ||
+	    log2_n > 30 || r == 0 || p == 0)
+		goto out;
+	n_cost = (uint64_t)1 << log2_n;
+	/* scrypt's memory is 128 * r * N bytes (plus 128 * r * p): refuse
+	 * what max_mem does not allow before OpenSSL allocates anything. */
+	if (max_mem > UINT64_MAX / 2 || r > max_mem / 128 / n_cost ||
+	    p > max_mem / 128 / r)
+		goto out;
+	ossl_max = 2 * max_mem; /* room for its p blocks */
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD,
+						      (void *)secret,
+						      secret_len);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+						      (void *)salt, salt_len);
+	params[2] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N,
+						&n_cost);
+	params[3] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r);
+	params[4] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p);
+	params[5] = OSSL_PARAM_construct_uint64(
+		OSSL_KDF_PARAM_SCRYPT_MAXMEM, &ossl_max);
+	params[6] = OSSL_PARAM_construct_end();
+	if ((kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_SCRYPT, NULL)) == NULL ||
+	    (ctx = EVP_KDF_CTX_new(kdf)) == NULL ||
+	    EVP_KDF_derive(ctx, out, out_len, params) != 1)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0 && out != NULL)
+		OPENSSL_cleanse(out, out_len);
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}

@@ -101,6 +101,14 @@ int crypto_hkdf_sha256(const uint8_t *salt, size_t salt_len,
 		       const uint8_t *info, size_t info_len, uint8_t *out,
 		       size_t out_len);
 
+/* scrypt (RFC 7914) with N = 2^log2_n: a memory-hard key derivation
+ * for secrets a person chooses. Refused (-1) when 128 * r * N bytes
+ * exceed max_mem, so crafted parameters cannot exhaust memory. */
+int crypto_scrypt(const uint8_t *secret, size_t secret_len,
+		  const uint8_t *salt, size_t salt_len, unsigned log2_n,
+		  uint32_t r, uint32_t p, uint64_t max_mem, uint8_t *out,
+		  size_t out_len);
+
 /* X.509 certificates for attestation. The subject key is given by its
  * public key; the issuer signs with its private key. issuer_cert NULL
  * makes a self-signed certificate, whose subject key must then be the

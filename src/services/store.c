@@ -32,6 +32,9 @@
 #define STORE_HOLDER_MAX 4608
 #define STORE_BUSY_MS 2000
 
+/* Bytes of the key that seals values (AES-256). */
+#define SEAL_KEY_LEN_ 32
+
 /* Migration n+1 takes the schema from user_version n to n+1. Append only:
  * a released entry is never edited. */
 static const char *const migrations[] = {
@@ -72,6 +75,8 @@ struct store {
 	int txn_err; /* first failure inside the open transaction */
 	uint32_t serial;
 	uint8_t secret[STORE_DEVICE_SECRET_LEN];
+	bool sealed;
+	uint8_t seal_key[SEAL_KEY_LEN_]; /* while sealed; wiped on close */
 	char path[];
 };
 
@@ -393,6 +398,371 @@ out:
 	return rc;
 }
 
+/* --- sealing ------------------------------------------------------------ */
+
+/* A sealed value: format byte, random nonce, ciphertext, GCM tag. */
+#define SEAL_FORMAT 1
+#define SEAL_NONCE 12
+#define SEAL_TAG 16
+#define SEAL_OVERHEAD (1 + SEAL_NONCE + SEAL_TAG)
+#define SEAL_KEY_LEN SEAL_KEY_LEN_
+#define SEAL_SALT_LEN 32
+#define SEAL_SALT_MIN 16
+#define SEAL_SALT_MAX 64
+#define SEAL_R 8
+#define SEAL_P 1
+#define SEAL_R_MAX 32
+#define SEAL_P_MAX 16
+/* What scrypt may use (128 * r * N): the default takes 128 MiB. */
+#define SEAL_MAX_MEM ((uint64_t)256 << 20)
+
+/* Domain tags of the additional data: a value sealed as one kind of
+ * thing (or under one record name) never opens as another. */
+static const char seal_tag_record[] = "vkey sealed record v1";
+static const char seal_tag_meta[] = "vkey sealed meta v1";
+static const char seal_tag_check[] = "vkey seal check v1";
+/* The key check value seals this text. */
+static const char seal_check_text[] = "vkey state file key check";
+#define SEAL_CHECK_LEN (SEAL_OVERHEAD + sizeof(seal_check_text) - 1)
+
+/* The sealing parameters as meta holds them (one row each). */
+struct seal_meta {
+	unsigned seen;  /* SEAL_ROW_* bits */
+	unsigned bad;   /* rows present with the wrong type or size */
+	sqlite3_int64 log2_n, r, p;
+	uint8_t salt[SEAL_SALT_MAX];
+	size_t salt_len;
+	uint8_t check[SEAL_CHECK_LEN];
+};
+
+enum {
+	SEAL_ROW_KDF = 1u << 0,
+	SEAL_ROW_LOG2N = 1u << 1,
+	SEAL_ROW_R = 1u << 2,
+	SEAL_ROW_P = 1u << 3,
+	SEAL_ROW_SALT = 1u << 4,
+	SEAL_ROW_CHECK = 1u << 5,
+	SEAL_ROWS_ALL = (1u << 6) - 1,
+};
+
+/* AAD = tag NUL ns NUL key: ns holds no NUL, so no two (ns, key) pairs
+ * give the same bytes. Returns the length. */
+static size_t seal_aad(uint8_t *buf, const char *tag, const char *ns,
+		       const void *key, size_t key_len)
+{
+	size_t tl = strlen(tag), nl = strlen(ns);
+
+	memcpy(buf, tag, tl + 1);
+	memcpy(buf + tl + 1, ns, nl + 1);
+	if (key_len > 0)
+		memcpy(buf + tl + nl + 2, key, key_len);
+	return tl + nl + 2 + key_len;
+}
+
+#define SEAL_AAD_MAX (sizeof(seal_tag_record) + STORE_MAX_NS + 1 + \
+		      STORE_MAX_KEY)
+
+/* out gets len + SEAL_OVERHEAD bytes. */
+static int seal_bytes(const uint8_t key[SEAL_KEY_LEN], const uint8_t *aad,
+		      size_t aad_len, const uint8_t *in, size_t len,
+		      uint8_t *out)
+{
+	out[0] = SEAL_FORMAT;
+	if (crypto_random(out + 1, SEAL_NONCE) != 0)
+		return -1;
+	return crypto_aes256_gcm_seal(key, out + 1, aad, aad_len, in, len,
+				      out + 1 + SEAL_NONCE,
+				      out + 1 + SEAL_NONCE + len);
+}
+
+/* out gets len - SEAL_OVERHEAD bytes; -1 for anything that is not a
+ * value sealed under key with this aad. */
+static int open_bytes(const uint8_t key[SEAL_KEY_LEN], const uint8_t *aad,
+		      size_t aad_len, const uint8_t *in, size_t len,
+		      uint8_t *out)
+{
+	size_t n;
+
+	if (len < SEAL_OVERHEAD || in[0] != SEAL_FORMAT)
+		return -1;
+	n = len - SEAL_OVERHEAD;
+	return crypto_aes256_gcm_open(key, in + 1, aad, aad_len,
+				      in + 1 + SEAL_NONCE, n,
+				      in + 1 + SEAL_NONCE + n, out);
+}
+
+/* A record value sealed into a fresh buffer of *out_len bytes. */
+static int seal_record(const uint8_t key[SEAL_KEY_LEN], const char *ns,
+		       const void *k, size_t k_len, const uint8_t *val,
+		       size_t val_len, uint8_t **out, size_t *out_len)
+{
+	uint8_t aad[SEAL_AAD_MAX];
+	size_t aad_len = seal_aad(aad, seal_tag_record, ns, k, k_len);
+	uint8_t *buf = malloc(val_len + SEAL_OVERHEAD);
+
+	if (buf == NULL)
+		return STORE_IO;
+	if (seal_bytes(key, aad, aad_len, val, val_len, buf) != 0) {
+		free(buf);
+		return STORE_IO;
+	}
+	*out = buf;
+	*out_len = val_len + SEAL_OVERHEAD;
+	return STORE_OK;
+}
+
+/* A sealed record value opened into a fresh buffer (at least one byte
+ * allocated); STORE_CORRUPT when it fails its check. */
+static int open_record(const uint8_t key[SEAL_KEY_LEN], const char *ns,
+		       const void *k, size_t k_len, const uint8_t *in,
+		       size_t len, uint8_t **out, size_t *out_len)
+{
+	uint8_t aad[SEAL_AAD_MAX];
+	size_t aad_len = seal_aad(aad, seal_tag_record, ns, k, k_len);
+	size_t n = len >= SEAL_OVERHEAD ? len - SEAL_OVERHEAD : 0;
+	uint8_t *buf = malloc(n > 0 ? n : 1);
+
+	if (buf == NULL)
+		return STORE_IO;
+	if (open_bytes(key, aad, aad_len, in, len, buf) != 0) {
+		free(buf);
+		return STORE_CORRUPT;
+	}
+	*out = buf;
+	*out_len = n;
+	return STORE_OK;
+}
+
+static int seal_derive(const struct store_seal *seal,
+		       const struct seal_meta *m, uint8_t key[SEAL_KEY_LEN])
+{
+	return crypto_scrypt(seal->secret, seal->len, m->salt, m->salt_len,
+			     (unsigned)m->log2_n, (uint32_t)m->r,
+			     (uint32_t)m->p, SEAL_MAX_MEM, key, SEAL_KEY_LEN);
+}
+
+static bool seal_arg_ok(const struct store_seal *seal)
+{
+	return seal->secret != NULL && seal->len > 0 &&
+	       seal->len <= STORE_SEAL_SECRET_MAX &&
+	       (seal->log2_n == 0 ||
+		(seal->log2_n >= STORE_SEAL_LOG2N_MIN &&
+		 seal->log2_n <= STORE_SEAL_LOG2N_MAX));
+}
+
+/* Fresh parameters and salt for seal, the key they give, and its check
+ * value. */
+static int seal_new(const struct store_seal *seal, struct seal_meta *m,
+		    uint8_t key[SEAL_KEY_LEN])
+{
+	uint8_t aad[sizeof(seal_tag_check)];
+
+	memset(m, 0, sizeof(*m));
+	m->seen = SEAL_ROWS_ALL;
+	m->log2_n = seal->log2_n != 0 ? seal->log2_n : STORE_SEAL_LOG2N;
+	m->r = SEAL_R;
+	m->p = SEAL_P;
+	m->salt_len = SEAL_SALT_LEN;
+	if (crypto_random(m->salt, m->salt_len) != 0 ||
+	    seal_derive(seal, m, key) != 0)
+		return -1;
+	memcpy(aad, seal_tag_check, sizeof(aad));
+	return seal_bytes(key, aad, sizeof(aad),
+			  (const uint8_t *)seal_check_text,
+			  sizeof(seal_check_text) - 1, m->check);
+}
+
+/* 0 when key opens m's check value to the expected text. */
+static int seal_verify(const struct seal_meta *m,
+		       const uint8_t key[SEAL_KEY_LEN])
+{
+	uint8_t aad[sizeof(seal_tag_check)];
+	uint8_t text[sizeof(seal_check_text) - 1];
+	int r;
+
+	memcpy(aad, seal_tag_check, sizeof(aad));
+	r = open_bytes(key, aad, sizeof(aad), m->check, sizeof(m->check),
+		       text);
+	if (r == 0)
+		r = crypto_memcmp(text, seal_check_text, sizeof(text)) == 0
+			    ? 0 : -1;
+	return r;
+}
+
+/* Takes one meta row into m when it is a sealing parameter. */
+static void seal_meta_row(struct seal_meta *m, const char *k,
+			  sqlite3_stmt *s)
+{
+	int type = sqlite3_column_type(s, 1);
+	size_t n = (size_t)sqlite3_column_bytes(s, 1);
+	const void *b;
+	unsigned bit;
+
+	if (strcmp(k, "seal_kdf") == 0) {
+		const unsigned char *t = sqlite3_column_text(s, 1);
+		bit = SEAL_ROW_KDF;
+		if (type != SQLITE_TEXT || t == NULL ||
+		    strcmp((const char *)t, "scrypt") != 0)
+			m->bad |= bit;
+	} else if (strcmp(k, "seal_log2n") == 0 || strcmp(k, "seal_r") == 0 ||
+		   strcmp(k, "seal_p") == 0) {
+		sqlite3_int64 *v = k[5] == 'l' ? &m->log2_n
+				   : k[5] == 'r' ? &m->r : &m->p;
+		bit = k[5] == 'l' ? SEAL_ROW_LOG2N
+		      : k[5] == 'r' ? SEAL_ROW_R : SEAL_ROW_P;
+		if (type != SQLITE_INTEGER)
+			m->bad |= bit;
+		else
+			*v = sqlite3_column_int64(s, 1);
+	} else if (strcmp(k, "seal_salt") == 0) {
+		bit = SEAL_ROW_SALT;
+		b = sqlite3_column_blob(s, 1);
+		if (type != SQLITE_BLOB || b == NULL || n < SEAL_SALT_MIN ||
+		    n > SEAL_SALT_MAX) {
+			m->bad |= bit;
+		} else {
+			memcpy(m->salt, b, n);
+			m->salt_len = n;
+		}
+	} else if (strcmp(k, "seal_check") == 0) {
+		bit = SEAL_ROW_CHECK;
+		b = sqlite3_column_blob(s, 1);
+		if (type != SQLITE_BLOB || b == NULL || n != SEAL_CHECK_LEN)
+			m->bad |= bit;
+		else
+			memcpy(m->check, b, n);
+	} else {
+		return; /* not ours */
+	}
+	m->seen |= bit;
+}
+
+/* Reads the sealing rows of meta. STORE_OK with m->seen == 0 for a file
+ * that is not sealed; STORE_CORRUPT when some rows are missing, of the
+ * wrong type, or out of range. */
+static int seal_meta_read(sqlite3 *db, struct seal_meta *m)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r = STORE_CORRUPT;
+
+	memset(m, 0, sizeof(*m));
+	rc = sqlite3_prepare_v2(db, "SELECT k, v FROM meta WHERE k >= 'seal_' "
+				"AND k < 'seal`'", -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		r = map_sqlite(rc);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *k = sqlite3_column_text(s, 0);
+
+		if (k != NULL)
+			seal_meta_row(m, (const char *)k, s);
+	}
+	if (rc != SQLITE_DONE) {
+		r = map_sqlite(rc);
+		goto out;
+	}
+	if (m->seen == 0) {
+		r = STORE_OK;
+		goto out;
+	}
+	if (m->seen != SEAL_ROWS_ALL || m->bad != 0 ||
+	    m->log2_n < STORE_SEAL_LOG2N_MIN ||
+	    m->log2_n > STORE_SEAL_LOG2N_MAX || m->r < 1 ||
+	    m->r > SEAL_R_MAX || m->p < 1 || m->p > SEAL_P_MAX ||
+	    (uint64_t)m->r * 128 * ((uint64_t)1 << m->log2_n) > SEAL_MAX_MEM)
+		goto out;
+	r = STORE_OK;
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+static int meta_put(sqlite3 *db, const char *k, const void *blob,
+		    size_t len, const char *text, sqlite3_int64 num)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(k, v) "
+				    "VALUES(?1, ?2)", -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+	if (blob != NULL)
+		sqlite3_bind_blob(s, 2, blob, (int)len, SQLITE_STATIC);
+	else if (text != NULL)
+		sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(s, 2, num);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Replaces the sealing rows with m's (m NULL: removes them). Inside the
+ * caller's transaction. */
+static int seal_meta_write(sqlite3 *db, const struct seal_meta *m)
+{
+	int rc = exec_sql(db, "DELETE FROM meta WHERE k >= 'seal_' AND "
+			  "k < 'seal`'");
+
+	if (rc != SQLITE_OK || m == NULL)
+		return rc;
+	rc = meta_put(db, "seal_kdf", NULL, 0, "scrypt", 0);
+	if (rc == SQLITE_OK)
+		rc = meta_put(db, "seal_log2n", NULL, 0, NULL, m->log2_n);
+	if (rc == SQLITE_OK)
+		rc = meta_put(db, "seal_r", NULL, 0, NULL, m->r);
+	if (rc == SQLITE_OK)
+		rc = meta_put(db, "seal_p", NULL, 0, NULL, m->p);
+	if (rc == SQLITE_OK)
+		rc = meta_put(db, "seal_salt", m->salt, m->salt_len, NULL, 0);
+	if (rc == SQLITE_OK)
+		rc = meta_put(db, "seal_check", m->check, sizeof(m->check),
+			      NULL, 0);
+	return rc;
+}
+
+/* The device secret as meta stores it: plain (key NULL) or sealed. */
+static int meta_put_secret(sqlite3 *db, const uint8_t *key,
+			   const uint8_t secret[STORE_DEVICE_SECRET_LEN])
+{
+	uint8_t aad[SEAL_AAD_MAX];
+	uint8_t sealed[STORE_DEVICE_SECRET_LEN + SEAL_OVERHEAD];
+	size_t aad_len;
+
+	if (key == NULL)
+		return meta_put(db, "device_secret", secret,
+				STORE_DEVICE_SECRET_LEN, NULL, 0);
+	aad_len = seal_aad(aad, seal_tag_meta, "meta", "device_secret", 13);
+	if (seal_bytes(key, aad, aad_len, secret, STORE_DEVICE_SECRET_LEN,
+		       sealed) != 0)
+		return SQLITE_ERROR;
+	return meta_put(db, "device_secret", sealed, sizeof(sealed), NULL, 0);
+}
+
+/* The device secret from its meta column (plain or sealed). */
+static int meta_get_secret(const uint8_t *key, const uint8_t *v, size_t n,
+			   uint8_t secret[STORE_DEVICE_SECRET_LEN])
+{
+	uint8_t aad[SEAL_AAD_MAX];
+	size_t aad_len;
+
+	if (key == NULL) {
+		if (n != STORE_DEVICE_SECRET_LEN)
+			return -1;
+		memcpy(secret, v, n);
+		return 0;
+	}
+	if (n != STORE_DEVICE_SECRET_LEN + SEAL_OVERHEAD)
+		return -1;
+	aad_len = seal_aad(aad, seal_tag_meta, "meta", "device_secret", 13);
+	return open_bytes(key, aad, aad_len, v, n, secret);
+}
+
 /* --- creating a new state file ----------------------------------------- */
 
 /* A serial in [1, 10^9): fits nine decimal digits. Rejection sampling
@@ -435,8 +805,9 @@ out:
 	return rc;
 }
 
-/* Fresh identity from the OS RNG: never derived from anything else. */
-static int insert_identity(sqlite3 *db)
+/* Fresh identity from the OS RNG: never derived from anything else.
+ * key non-NULL seals the device secret. */
+static int insert_identity(sqlite3 *db, const uint8_t *key)
 {
 	uint8_t secret[STORE_DEVICE_SECRET_LEN];
 	uint32_t serial = 0;
@@ -449,7 +820,7 @@ static int insert_identity(sqlite3 *db)
 	}
 	rc = insert_meta(db, "serial", NULL, 0, serial);
 	if (rc == SQLITE_OK)
-		rc = insert_meta(db, "device_secret", secret, sizeof(secret), 0);
+		rc = meta_put_secret(db, key, secret);
 out:
 	crypto_wipe(secret, sizeof(secret));
 	return rc;
@@ -473,8 +844,10 @@ out:
 	return rc;
 }
 
-/* Application id, schema and identity, all in one transaction. */
-static int init_schema(sqlite3 *db)
+/* Application id, schema and identity (sealed under key when m is
+ * given), all in one transaction. */
+static int init_schema(sqlite3 *db, const struct seal_meta *m,
+		       const uint8_t *key)
 {
 	char sql[64];
 	int rc;
@@ -485,8 +858,10 @@ static int init_schema(sqlite3 *db)
 		rc = exec_sql(db, sql);
 	if (rc == SQLITE_OK)
 		rc = migrate(db, 0);
+	if (rc == SQLITE_OK && m != NULL)
+		rc = seal_meta_write(db, m);
 	if (rc == SQLITE_OK)
-		rc = insert_identity(db);
+		rc = insert_identity(db, m != NULL ? key : NULL);
 	if (rc == SQLITE_OK)
 		rc = exec_sql(db, "COMMIT");
 	return rc;
@@ -531,11 +906,20 @@ static int publish(const char *tmp, const char *path)
 /* Builds a complete state file under "<path>.init" and only then gives it
  * its name: a crash while initializing leaves no file (and no empty file,
  * which we would refuse as truncated), never a half-made one. */
-static int init_file(const char *path, char *err, size_t errlen)
+static int init_file(const char *path, const struct store_seal *seal,
+		     char *err, size_t errlen)
 {
 	char tmp[PATH_MAX], name[PATH_MAX];
+	struct seal_meta m;
+	uint8_t key[SEAL_KEY_LEN] = { 0 };
 	sqlite3 *db = NULL;
 	int fd = -1, rc, r;
+
+	if (seal != NULL && seal_new(seal, &m, key) != 0) {
+		r = set_err(err, errlen, STORE_IO, "cannot seal new state "
+			    "file %s: key derivation failed", path);
+		goto out_wipe;
+	}
 
 	if (path_with(tmp, sizeof(tmp), path, ".init") != 0 ||
 	    sqlite_name(name, sizeof(name), tmp) != 0)
@@ -553,7 +937,7 @@ static int init_file(const char *path, char *err, size_t errlen)
 	fd = -1;
 	rc = db_connect(&db, name);
 	if (rc == SQLITE_OK)
-		rc = init_schema(db);
+		rc = init_schema(db, seal != NULL ? &m : NULL, key);
 	if (rc != SQLITE_OK) {
 		r = open_err(db, rc, tmp, err, errlen);
 		goto out;
@@ -576,6 +960,8 @@ out:
 		sqlite3_close(db);
 	if (r != STORE_OK)
 		unlink(tmp);
+out_wipe:
+	crypto_wipe(key, sizeof(key));
 	return r;
 }
 
@@ -596,14 +982,15 @@ static void drop_leftovers(const char *path)
 /* Creates the file when the path does not exist. Anything else at the
  * path must be a non-empty regular file: an empty one is what a
  * truncation leaves, and it is refused, not reinitialized. */
-static int ensure_file(const char *path, char *err, size_t errlen)
+static int ensure_file(const char *path, const struct store_seal *seal,
+		       char *err, size_t errlen)
 {
 	struct stat sb;
 
 	drop_leftovers(path);
 	if (stat(path, &sb) != 0) {
 		if (errno == ENOENT)
-			return init_file(path, err, errlen);
+			return init_file(path, seal, err, errlen);
 		return set_err(err, errlen, STORE_IO, "cannot use state file "
 			       "%s: %s", path, strerror(errno));
 	}
@@ -731,9 +1118,10 @@ static int load_identity(struct store *st, char *err, size_t errlen)
 				"k = 'device_secret'", -1, &s, NULL);
 	if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW ||
 	    sqlite3_column_type(s, 0) != SQLITE_BLOB ||
-	    sqlite3_column_bytes(s, 0) != STORE_DEVICE_SECRET_LEN)
+	    meta_get_secret(st->sealed ? st->seal_key : NULL,
+			    sqlite3_column_blob(s, 0),
+			    (size_t)sqlite3_column_bytes(s, 0), st->secret) != 0)
 		goto out;
-	memcpy(st->secret, sqlite3_column_blob(s, 0), sizeof(st->secret));
 	st->serial = (uint32_t)serial;
 	r = STORE_OK;
 out:
@@ -771,7 +1159,47 @@ static void after_refusal(struct store *st, bool had_wal)
 				  NULL);
 }
 
-static int db_open(struct store *st, char *err, size_t errlen)
+/* Read-only: whether the file is sealed, and when it is, the key seal
+ * gives, checked against the file's key check value. */
+static int seal_load(struct store *st, const struct store_seal *seal,
+		     char *err, size_t errlen)
+{
+	struct seal_meta m;
+	int r = seal_meta_read(st->db, &m);
+
+	if (r == STORE_CORRUPT)
+		return set_err(err, errlen, r, "state file %s is damaged (its "
+			       "sealing parameters are incomplete or out of "
+			       "range); it was left unchanged", st->path);
+	if (r != STORE_OK)
+		return set_err(err, errlen, r, "cannot read state file %s: %s",
+			       st->path, sqlite3_errmsg(st->db));
+	if (m.seen == 0 && seal != NULL)
+		return set_err(err, errlen, STORE_INVALID, "state file %s is "
+			       "not sealed, yet a passphrase or key file was "
+			       "given; seal it with `vkey seal`", st->path);
+	if (m.seen == 0)
+		return STORE_OK;
+	if (seal == NULL)
+		return set_err(err, errlen, STORE_SEALED, "state file %s is "
+			       "sealed: give its passphrase or key file "
+			       "(--seal passphrase|keyfile:PATH)", st->path);
+	if (seal_derive(seal, &m, st->seal_key) != 0)
+		return set_err(err, errlen, STORE_IO, "state file %s: the "
+			       "sealing key derivation failed (out of "
+			       "memory?)", st->path);
+	if (seal_verify(&m, st->seal_key) != 0) {
+		crypto_wipe(st->seal_key, sizeof(st->seal_key));
+		return set_err(err, errlen, STORE_SEALED, "wrong passphrase "
+			       "or key file for sealed state file %s; it was "
+			       "left unchanged", st->path);
+	}
+	st->sealed = true;
+	return STORE_OK;
+}
+
+static int db_open(struct store *st, const struct store_seal *seal,
+		   char *err, size_t errlen)
 {
 	char name[PATH_MAX], wal[PATH_MAX];
 	int version = 0, rc, r;
@@ -786,6 +1214,8 @@ static int db_open(struct store *st, char *err, size_t errlen)
 	if (rc != SQLITE_OK)
 		return open_err(NULL, rc, st->path, err, errlen);
 	r = db_check(st, &version, err, errlen);
+	if (r == STORE_OK)
+		r = seal_load(st, seal, err, errlen);
 	if (r != STORE_OK) {
 		after_refusal(st, had_wal);
 		return r;
@@ -847,12 +1277,23 @@ static int check_open_args(struct store **out, const char *path,
 int store_open(struct store **out, const char *path, const char *ctl,
 	       char *err, size_t errlen)
 {
+	return store_open_sealed(out, path, ctl, NULL, err, errlen);
+}
+
+int store_open_sealed(struct store **out, const char *path, const char *ctl,
+		      const struct store_seal *seal, char *err,
+		      size_t errlen)
+{
 	struct store *st = NULL;
 	int r;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	r = check_open_args(out, path, ctl, err, errlen);
+	if (r == STORE_OK && seal != NULL && !seal_arg_ok(seal))
+		r = set_err(err, errlen, STORE_INVALID, "state file %s: the "
+			    "passphrase or key file is empty or too long "
+			    "(at most %d bytes)", path, STORE_SEAL_SECRET_MAX);
 	if (r != STORE_OK)
 		goto out;
 	*out = NULL;
@@ -865,9 +1306,9 @@ int store_open(struct store **out, const char *path, const char *ctl,
 	if (r == STORE_OK)
 		r = lock_take(st, ctl, err, errlen);
 	if (r == STORE_OK)
-		r = ensure_file(path, err, errlen);
+		r = ensure_file(path, seal, err, errlen);
 	if (r == STORE_OK)
-		r = db_open(st, err, errlen);
+		r = db_open(st, seal, err, errlen);
 	if (r != STORE_OK)
 		goto out;
 	*out = st;
@@ -907,6 +1348,7 @@ void store_close(struct store *st)
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
 	crypto_wipe(st->secret, sizeof(st->secret));
+	crypto_wipe(st->seal_key, sizeof(st->seal_key));
 	pthread_mutex_unlock(&st->mu);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
@@ -915,6 +1357,11 @@ void store_close(struct store *st)
 const char *store_path(const struct store *st)
 {
 	return st->path;
+}
+
+int store_is_sealed(const struct store *st)
+{
+	return st->sealed ? 1 : 0;
 }
 
 uint32_t store_serial(const struct store *st)
@@ -982,11 +1429,11 @@ static void stmt_done(sqlite3_stmt *s)
 	sqlite3_clear_bindings(s);
 }
 
-/* Copies a column blob into a fresh malloc'd buffer. */
-static int copy_blob(sqlite3_stmt *s, uint8_t **val, size_t *val_len)
+/* Copies column col's blob into a fresh malloc'd buffer. */
+static int copy_col(sqlite3_stmt *s, int col, uint8_t **val, size_t *val_len)
 {
-	const void *p = sqlite3_column_blob(s, 0);
-	int n = sqlite3_column_bytes(s, 0);
+	const void *p = sqlite3_column_blob(s, col);
+	int n = sqlite3_column_bytes(s, col);
 	uint8_t *copy = malloc(n > 0 ? (size_t)n : 1);
 
 	if (copy == NULL)
@@ -996,6 +1443,25 @@ static int copy_blob(sqlite3_stmt *s, uint8_t **val, size_t *val_len)
 	*val = copy;
 	*val_len = (size_t)n;
 	return STORE_OK;
+}
+
+/* Column col of s, a sealed value of record (ns, key), opened into a
+ * fresh buffer. One that fails its check is damaged (or altered) data:
+ * STORE_CORRUPT, which does not poison a transaction (a read changed
+ * nothing). */
+static int open_column(struct store *st, sqlite3_stmt *s, int col,
+		       const char *ns, const void *key, size_t key_len,
+		       uint8_t **val, size_t *val_len)
+{
+	const uint8_t *p = sqlite3_column_blob(s, col);
+	size_t n = (size_t)sqlite3_column_bytes(s, col);
+	int r = open_record(st->seal_key, ns, key, key_len,
+			    p != NULL ? p : empty_blob, n, val, val_len);
+
+	if (r == STORE_CORRUPT)
+		log_warn("store: a sealed record of %s in %s fails its check "
+			 "(damaged or altered)", ns, st->path);
+	return r;
 }
 
 int store_get(struct store *st, const char *ns, const void *key,
@@ -1016,8 +1482,10 @@ int store_get(struct store *st, const char *ns, const void *key,
 	s = st->stmt[STMT_GET];
 	bind_record(s, ns, key, key_len);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		r = copy_blob(s, val, val_len);
+	if (rc == SQLITE_ROW && st->sealed)
+		r = open_column(st, s, 0, ns, key, key_len, val, val_len);
+	else if (rc == SQLITE_ROW)
+		r = copy_col(s, 0, val, val_len);
 	else if (rc == SQLITE_DONE)
 		r = STORE_NOT_FOUND;
 	else
@@ -1084,6 +1552,8 @@ int store_get_into(struct store *st, const char *ns, const void *key,
 int store_put(struct store *st, const char *ns, const void *key,
 	      size_t key_len, const void *val, size_t val_len)
 {
+	uint8_t *sealed = NULL;
+	size_t sealed_len = 0;
 	sqlite3_stmt *s;
 	int rc, r;
 
@@ -1093,6 +1563,18 @@ int store_put(struct store *st, const char *ns, const void *key,
 	r = op_enter(st);
 	if (r != STORE_OK)
 		return r;
+	if (st->sealed) {
+		r = seal_record(st->seal_key, ns, key, key_len, val, val_len,
+				&sealed, &sealed_len);
+		if (r != STORE_OK) {
+			if (st->in_txn && st->txn_err == STORE_OK)
+				st->txn_err = r;
+			pthread_mutex_unlock(&st->mu);
+			return r;
+		}
+		val = sealed;
+		val_len = sealed_len;
+	}
 	s = st->stmt[STMT_PUT];
 	bind_record(s, ns, key, key_len);
 	sqlite3_bind_blob(s, 3, val_len > 0 ? val : empty_blob, (int)val_len,
@@ -1101,7 +1583,23 @@ int store_put(struct store *st, const char *ns, const void *key,
 	r = rc == SQLITE_DONE ? STORE_OK : op_fail(st, rc, "writing a record");
 	stmt_done(s);
 	pthread_mutex_unlock(&st->mu);
+	free(sealed);
 	return r;
+}
+
+/* Replaces a record's stored bytes as they are (resealing). */
+static int rewrite_value(struct store *st, const char *ns, const void *key,
+			 size_t key_len, const uint8_t *v, size_t n)
+{
+	sqlite3_stmt *s = st->stmt[STMT_PUT];
+	int rc;
+
+	bind_record(s, ns, key, key_len);
+	sqlite3_bind_blob(s, 3, n > 0 ? v : empty_blob, (int)n,
+			  SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	stmt_done(s);
+	return rc == SQLITE_DONE ? STORE_OK : op_fail(st, rc, "resealing");
 }
 
 int store_del(struct store *st, const char *ns, const void *key,
@@ -1155,8 +1653,8 @@ int store_count(struct store *st, const char *ns, size_t *n)
 /* Walks with its own statement so that cb may call back into the store
  * (even store_foreach). Changes cb makes outside a transaction commit
  * when the walk ends. */
-static int walk(struct store *st, sqlite3_stmt *s, store_each_fn cb,
-		void *arg)
+static int walk(struct store *st, sqlite3_stmt *s, const char *ns,
+		store_each_fn cb, void *arg)
 {
 	int rc, r = STORE_OK;
 
@@ -1165,9 +1663,22 @@ static int walk(struct store *st, sqlite3_stmt *s, store_each_fn cb,
 		size_t kl = (size_t)sqlite3_column_bytes(s, 0);
 		const uint8_t *v = sqlite3_column_blob(s, 1);
 		size_t vl = (size_t)sqlite3_column_bytes(s, 1);
+		uint8_t *open = NULL;
+		size_t open_len = 0;
 
-		r = cb(arg, k != NULL ? k : empty_blob, kl,
-		       v != NULL ? v : empty_blob, vl);
+		if (k == NULL)
+			k = empty_blob;
+		if (st->sealed) {
+			/* One that fails its check goes to cb as an empty
+			 * value (damaged), so the others are still seen. */
+			r = open_column(st, s, 1, ns, k, kl, &open, &open_len);
+			if (r == STORE_IO)
+				goto out;
+			v = open;
+			vl = open_len;
+		}
+		r = cb(arg, k, kl, v != NULL ? v : empty_blob, vl);
+		store_free_value(open, open_len);
 		if (r != 0)
 			goto out;
 	}
@@ -1195,7 +1706,7 @@ int store_foreach(struct store *st, const char *ns, store_each_fn cb,
 		goto out;
 	}
 	sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
-	r = walk(st, s, cb, arg);
+	r = walk(st, s, ns, cb, arg);
 out:
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->mu);
@@ -1248,7 +1759,7 @@ int store_foreach_prefix(struct store *st, const char *ns,
 			  SQLITE_STATIC);
 	if (end_len > 0)
 		sqlite3_bind_blob(s, 3, end, (int)end_len, SQLITE_STATIC);
-	r = walk(st, s, cb, arg);
+	r = walk(st, s, ns, cb, arg);
 out:
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->mu);
@@ -1272,6 +1783,168 @@ int store_clear(struct store *st, const char *ns)
 		r = op_fail(st, rc, "clearing records");
 	stmt_done(s);
 	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+/* --- sealing, adding, changing and removing ------------------------------ */
+
+/* The records in (ns, k) order, one at a time from after the last one, so
+ * no statement is walking kv while a value is rewritten. */
+static int reseal_records(struct store *st, const uint8_t *next_key)
+{
+	static const char first[] = "SELECT ns, k, v FROM kv ORDER BY ns, k "
+				    "LIMIT 1";
+	static const char after[] = "SELECT ns, k, v FROM kv WHERE (ns, k) > "
+				    "(?1, ?2) ORDER BY ns, k LIMIT 1";
+	char ns[STORE_MAX_NS + 1];
+	uint8_t k[STORE_MAX_KEY];
+	size_t k_len = 0;
+	bool started = false;
+	int r = STORE_OK;
+
+	for (;;) {
+		sqlite3_stmt *s = NULL;
+		uint8_t *plain = NULL, *sealed = NULL;
+		size_t plain_len = 0, sealed_len = 0;
+		const unsigned char *t;
+		const void *kp;
+		int rc = sqlite3_prepare_v2(st->db, started ? after : first,
+					    -1, &s, NULL);
+
+		if (rc == SQLITE_OK && started)
+			bind_record(s, ns, k, k_len);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE) {
+			sqlite3_finalize(s);
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			r = op_fail(st, rc, "resealing");
+			sqlite3_finalize(s);
+			break;
+		}
+		t = sqlite3_column_text(s, 0);
+		kp = sqlite3_column_blob(s, 1);
+		k_len = (size_t)sqlite3_column_bytes(s, 1);
+		if (t == NULL || !ns_ok((const char *)t) ||
+		    k_len > STORE_MAX_KEY) {
+			r = STORE_CORRUPT;
+			sqlite3_finalize(s);
+			break;
+		}
+		snprintf(ns, sizeof(ns), "%s", (const char *)t);
+		if (k_len > 0)
+			memcpy(k, kp, k_len);
+		started = true;
+		r = st->sealed ? open_column(st, s, 2, ns, k, k_len, &plain,
+					     &plain_len)
+			       : copy_col(s, 2, &plain, &plain_len);
+		sqlite3_finalize(s);
+		if (r == STORE_OK && next_key != NULL)
+			r = seal_record(next_key, ns, k, k_len, plain,
+					plain_len, &sealed, &sealed_len);
+		if (r == STORE_OK)
+			r = rewrite_value(st, ns, k, k_len,
+					  sealed != NULL ? sealed : plain,
+					  sealed != NULL ? sealed_len
+							 : plain_len);
+		store_free_value(plain, plain_len);
+		free(sealed);
+		if (r != STORE_OK)
+			break;
+	}
+	crypto_wipe(k, sizeof(k));
+	return r;
+}
+
+/* After a commit that changed the sealing: fold the log into the file,
+ * rebuild the file (VACUUM: no free page or old cell keeps an old value;
+ * secure_delete zeroes what is freed), and empty the log again. */
+static int scrub(struct store *st)
+{
+	int rc = exec_sql(st->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+
+	if (rc == SQLITE_OK)
+		rc = exec_sql(st->db, "VACUUM");
+	if (rc == SQLITE_OK)
+		rc = exec_sql(st->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	return rc;
+}
+
+static int reseal_txn(struct store *st, const struct seal_meta *m,
+		      const uint8_t *next_key)
+{
+	int rc = exec_sql(st->db, "BEGIN IMMEDIATE");
+	int r;
+
+	if (rc != SQLITE_OK)
+		return op_fail(st, rc, "starting a transaction");
+	r = reseal_records(st, next_key);
+	if (r == STORE_OK) {
+		rc = seal_meta_write(st->db, m);
+		if (rc == SQLITE_OK)
+			rc = meta_put_secret(st->db, next_key, st->secret);
+		if (rc == SQLITE_OK)
+			rc = exec_sql(st->db, "COMMIT");
+		if (rc != SQLITE_OK)
+			r = op_fail(st, rc, "resealing");
+	}
+	if (r != STORE_OK && !sqlite3_get_autocommit(st->db))
+		exec_sql(st->db, "ROLLBACK");
+	return r;
+}
+
+int store_reseal(struct store *st, const struct store_seal *next, char *err,
+		 size_t errlen)
+{
+	struct seal_meta m;
+	uint8_t key[SEAL_KEY_LEN] = { 0 };
+	int r;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (st == NULL)
+		return set_err(err, errlen, STORE_INVALID, "no state file");
+	if (next != NULL && !seal_arg_ok(next))
+		return set_err(err, errlen, STORE_INVALID, "state file %s: the "
+			       "new passphrase or key file is empty or too "
+			       "long (at most %d bytes)", st->path,
+			       STORE_SEAL_SECRET_MAX);
+	if (next == NULL && !st->sealed)
+		return set_err(err, errlen, STORE_INVALID, "state file %s is "
+			       "not sealed", st->path);
+	if (next != NULL && seal_new(next, &m, key) != 0) {
+		r = set_err(err, errlen, STORE_IO, "state file %s: the sealing "
+			    "key derivation failed", st->path);
+		goto out;
+	}
+	pthread_mutex_lock(&st->mu);
+	if (st->in_txn) {
+		pthread_mutex_unlock(&st->mu);
+		r = set_err(err, errlen, STORE_INVALID, "state file %s: "
+			    "cannot reseal inside a transaction", st->path);
+		goto out;
+	}
+	r = reseal_txn(st, next != NULL ? &m : NULL,
+		       next != NULL ? key : NULL);
+	if (r != STORE_OK) {
+		pthread_mutex_unlock(&st->mu);
+		set_err(err, errlen, r, "state file %s: resealing failed (%s); "
+			"nothing was changed", st->path, store_strerror(r));
+		goto out;
+	}
+	st->sealed = next != NULL;
+	memcpy(st->seal_key, key, sizeof(key));
+	if (scrub(st) != SQLITE_OK)
+		r = set_err(err, errlen, STORE_IO, "state file %s: resealed, "
+			    "but rebuilding the file failed (%s): old values "
+			    "may remain in it until it is rebuilt", st->path,
+			    sqlite3_errmsg(st->db));
+	pthread_mutex_unlock(&st->mu);
+out:
+	crypto_wipe(key, sizeof(key));
+	crypto_wipe(&m, sizeof(m));
 	return r;
 }
 
@@ -1355,6 +2028,9 @@ const char *store_strerror(int err)
 		return "state file written by a newer vkey";
 	case STORE_INVALID:
 		return "invalid argument";
+	case STORE_SEALED:
+		return "state file sealed: wrong or missing passphrase or "
+		       "key file";
 	}
 	return "unknown store error";
 }

@@ -19,6 +19,7 @@ enum store_err {
 	STORE_FULL = -5,       /* the disk (or file system quota) is full */
 	STORE_TOO_NEW = -6,    /* schema newer than this build knows */
 	STORE_INVALID = -7,    /* bad argument */
+	STORE_SEALED = -8,     /* sealed: no or a wrong passphrase/key file */
 };
 
 /* Limits on record namespaces, keys and values (bytes). */
@@ -38,6 +39,44 @@ enum store_err {
 int store_open(struct store **out, const char *path, const char *ctl,
 	       char *err, size_t errlen);
 void store_close(struct store *st);
+
+/* Sealing at rest: every record value and the device secret are stored
+ * as AES-256-GCM under a key scrypt derives from the owner's secret (a
+ * passphrase or a key file's bytes) and a random salt. The KDF
+ * parameters, the salt and a key check value sit in meta in clear, as do
+ * the serial, the schema version and the records' namespaces and keys. */
+struct store_seal {
+	const uint8_t *secret; /* passphrase or key file bytes */
+	size_t len;            /* 1 .. STORE_SEAL_SECRET_MAX */
+	/* scrypt cost N = 2^log2_n for a file sealed now; 0 = the default
+	 * (STORE_SEAL_LOG2N). Lower values are for tests only. Opening reads
+	 * the cost from the file. */
+	unsigned log2_n;
+};
+#define STORE_SEAL_SECRET_MAX 65536
+#define STORE_SEAL_LOG2N 17      /* N = 131072, r = 8: 128 MiB */
+#define STORE_SEAL_LOG2N_MIN 10
+#define STORE_SEAL_LOG2N_MAX 20
+
+/* store_open for a sealed file (seal = its secret) or for one to create
+ * sealed. seal NULL is store_open. A sealed file opened without seal or
+ * with a wrong secret fails with STORE_SEALED, a seal given for a file
+ * that is not sealed with STORE_INVALID, each with a sentence; nothing is
+ * written then. A sealed record that fails its check (damaged or
+ * altered) reads as STORE_CORRUPT; a walk hands it to its callback as an
+ * empty value, which no record format accepts. */
+int store_open_sealed(struct store **out, const char *path, const char *ctl,
+		      const struct store_seal *seal, char *err,
+		      size_t errlen);
+/* 1 when st's file is sealed. */
+int store_is_sealed(const struct store *st);
+/* Seal st's file under next (add sealing or change the secret), or
+ * remove sealing (next NULL): every value is rewritten in one
+ * transaction, then the file is vacuumed and its log emptied so that no
+ * old value stays in it. Not inside a transaction. On failure nothing
+ * changed; err gets a sentence. */
+int store_reseal(struct store *st, const struct store_seal *next, char *err,
+		 size_t errlen);
 
 const char *store_path(const struct store *st);
 uint32_t store_serial(const struct store *st);

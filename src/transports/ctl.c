@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "vkey/ndef.h"
 
-#define CTL_LINE_MAX 256
+/* A request fits one line; ndef-write carries a whole message in hex. */
+#define CTL_LINE_MAX (64 + 2 * VKEY_NDEF_MSG_MAX)
 #define CTL_REPLY_MAX 65536
 #define CTL_CLIENTS_MAX 8
 #define CTL_READ_MS 2000
@@ -93,6 +95,72 @@ static int read_line(int fd, char *buf, size_t cap)
 	return -1;
 }
 
+static int unhex(const char *hex, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t n = strlen(hex);
+
+	if (n % 2 != 0 || n / 2 > cap)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char ch = hex[i];
+		int d = ch >= '0' && ch <= '9'	 ? ch - '0'
+			: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+						 : -1;
+		if (d < 0)
+			return -1;
+		if (i % 2 == 0)
+			out[i / 2] = (uint8_t)(d << 4);
+		else
+			out[i / 2] |= (uint8_t)d;
+	}
+	*len = n / 2;
+	return 0;
+}
+
+/* ndef-read ("message HEX", "read-only yes|no"), ndef-write HEX,
+ * ndef-clear, ndef-read-only: `vkey ndef` decodes and prints itself, so
+ * the daemon and the direct path show the same text. */
+static int handle_ndef(struct vkey *key, const char *verb, const char *arg,
+		       char *reply, size_t cap)
+{
+	uint8_t *msg = malloc(VKEY_NDEF_MSG_MAX);
+	size_t len = 0, n;
+	bool ro = false;
+	int r = VKEY_NDEF_FAILED;
+
+	if (msg == NULL)
+		goto out;
+	if (strcmp(verb, "ndef-read") == 0) {
+		r = vkey_ndef_read(key, msg, VKEY_NDEF_MSG_MAX, &len, &ro);
+		if (r == VKEY_NDEF_OK) {
+			n = (size_t)snprintf(reply, cap, "message ");
+			for (size_t i = 0; i < len && n + 3 < cap; i++, n += 2)
+				snprintf(reply + n, cap - n, "%02X", msg[i]);
+			snprintf(reply + n, cap - n, "\nread-only %s\n",
+				 ro ? "yes" : "no");
+		}
+	} else if (strcmp(verb, "ndef-write") == 0) {
+		if (arg == NULL || unhex(arg, msg, VKEY_NDEF_MSG_MAX, &len) != 0)
+			r = VKEY_NDEF_MALFORMED;
+		else
+			r = vkey_ndef_write(key, msg, len);
+	} else if (strcmp(verb, "ndef-clear") == 0) {
+		r = vkey_ndef_write(key, NULL, 0);
+	} else if (strcmp(verb, "ndef-read-only") == 0) {
+		r = vkey_ndef_set_read_only(key);
+	} else {
+		snprintf(reply, cap, "unknown request '%.32s'\n", verb);
+		free(msg);
+		return -1;
+	}
+out:
+	if (r != VKEY_NDEF_OK)
+		snprintf(reply, cap, "%s\n", vkey_ndef_strerror(r));
+	free(msg);
+	return r == VKEY_NDEF_OK ? 0 : -1;
+}
+
 static void handle(struct ctl *c, int fd, char *req)
 {
 	char *reply = malloc(CTL_REPLY_MAX);
@@ -114,6 +182,8 @@ static void handle(struct ctl *c, int fd, char *req)
 		snprintf(reply, CTL_REPLY_MAX, ok == 0 ? "fido attestation: %s\n"
 						       : "cannot set fido attestation to '%.16s'\n",
 			 arg);
+	} else if (strncmp(verb, "ndef-", 5) == 0) {
+		ok = handle_ndef(c->key, verb, arg, reply, CTL_REPLY_MAX);
 	} else if (strcmp(verb, "attestation") == 0) {
 		ok = vkey_report_attestation(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
 	} else if (strcmp(verb, "touch") == 0) {

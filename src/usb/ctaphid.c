@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "usb/ctaphid.h"
 #include "usb/usb_class.h"
+#include "vkey/admin.h"
 
 _Static_assert(CTAPHID_MAX_MSG == CTAP_MAX_MSG,
 	       "maxMsgSize is what one CTAPHID message can carry");
@@ -147,8 +148,13 @@ static void cmd_init(struct hid *h, struct hid_chan *ch,
 	r.major = VKEY_DEV_MAJOR;
 	r.minor = VKEY_DEV_MINOR;
 	r.build = VKEY_DEV_BUILD;
-	/* MSG is served: no CAPABILITY_NMSG. */
-	r.capabilities = CAPABILITY_WINK | CAPABILITY_CBOR;
+	/* What the management application leaves switched on: CBOR for
+	 * CTAP2, NMSG when U2F's MSG is not served. */
+	r.capabilities = CAPABILITY_WINK;
+	if (vkey_applet_enabled(h->key, VKEY_APP_FIDO2))
+		r.capabilities |= CAPABILITY_CBOR;
+	if (!vkey_applet_enabled(h->key, VKEY_APP_U2F))
+		r.capabilities |= CAPABILITY_NMSG;
 	(void)hid_send(h, pk->cid, CTAPHID_INIT, (const uint8_t *)&r,
 		       sizeof(r));
 }

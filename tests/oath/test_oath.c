@@ -266,7 +266,7 @@ static const uint8_t *nth_tlv(const uint8_t *p, size_t n, size_t idx,
 
 /* --- SELECT ------------------------------------------------------------- */
 
-static void select_reports_version_5_7_2_and_salt(void)
+static void select_reports_version_5_7_1_and_salt(void)
 {
 	begin(VKEY_UP_AUTO);
 	CHECK_EQ(select_oath(), SW_OK);
@@ -275,7 +275,7 @@ static void select_reports_version_5_7_2_and_salt(void)
 	CHECK_EQ(resp[1], 3);
 	CHECK_EQ(resp[2], 5);
 	CHECK_EQ(resp[3], 7);
-	CHECK_EQ(resp[4], 2);
+	CHECK_EQ(resp[4], 1);
 	CHECK_EQ(resp[5], 0x71);
 	CHECK_EQ(resp[6], 8);
 	end();
@@ -1229,7 +1229,7 @@ static void regress_unknown_ins_is_6d00(void)
 
 int main(void)
 {
-	RUN(select_reports_version_5_7_2_and_salt);
+	RUN(select_reports_version_5_7_1_and_salt);
 	RUN(salt_persists_across_reopen);
 	RUN(two_keys_get_different_salts);
 	RUN(hotp_matches_rfc4226_appendix_d);

@@ -10,6 +10,7 @@
 
 #include "core/key.h"
 #include "core/log.h"
+#include "vkey/admin.h"
 
 int ctap_create(struct vkey *key, struct ctap **out)
 {
@@ -393,6 +394,12 @@ const char *ctap_status_text(uint8_t status)
 		if (status_texts[i].status == status)
 			return status_texts[i].text;
 	return "unknown status";
+}
+
+bool ctap_u2f_on(const struct ctap *c)
+{
+	return !c->config.always_uv &&
+	       vkey_applet_enabled(c->key, VKEY_APP_U2F);
 }
 
 int ctap_set_self_attestation(struct ctap *c, bool self)

@@ -273,6 +273,10 @@ uint8_t ctap_cmd_large_blobs(struct ctap *c, const cbor_item_t *params,
 uint8_t ctap_cmd_config(struct ctap *c, const cbor_item_t *params,
 			struct wbuf *out);
 
+/* Whether U2F (CTAP1) is served: not with alwaysUv on, nor while the
+ * management application has it switched off. */
+bool ctap_u2f_on(const struct ctap *c);
+
 /* User presence through the key's policy, with keepalive ticks:
  * CTAP2_OK, CTAP2_ERR_OPERATION_DENIED, CTAP2_ERR_USER_ACTION_TIMEOUT or
  * CTAP2_ERR_KEEPALIVE_CANCEL. (ctap.c) */

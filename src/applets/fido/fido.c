@@ -358,7 +358,8 @@ out:
 
 /* CTAP 2.1 §11.3 (applet selection): "U2F_V2" for an authenticator that
  * also speaks U2F (clients then probe CTAP2 with getInfo), "FIDO_2_0"
- * for CTAP2 only, which is what alwaysUv makes of this one. */
+ * for CTAP2 only: with alwaysUv on, or U2F switched off by the management
+ * application. */
 static unsigned fido_select(void *state, const struct apdu *cmd,
 			    struct wbuf *resp)
 {
@@ -367,7 +368,7 @@ static unsigned fido_select(void *state, const struct apdu *cmd,
 
 	(void)cmd;
 	job_abandon(f);
-	if (f->ctap->config.always_uv)
+	if (!ctap_u2f_on(f->ctap))
 		wbuf_put(resp, ctap2_only, sizeof(ctap2_only) - 1);
 	else
 		wbuf_put(resp, u2f_and_ctap2, sizeof(u2f_and_ctap2) - 1);

@@ -133,8 +133,9 @@ uint8_t ctap_cmd_get_info(struct ctap *c, struct wbuf *out)
 {
 	static const char *const versions[] = { "U2F_V2", "FIDO_2_0",
 						"FIDO_2_1" };
-	/* With alwaysUv on, U2F (which cannot verify the user) is off. */
-	size_t skip_u2f = c->config.always_uv ? 1 : 0;
+	/* With alwaysUv on, U2F (which cannot verify the user) is off; the
+	 * management application may switch it off too. */
+	size_t skip_u2f = ctap_u2f_on(c) ? 0 : 1;
 	static const char *const extensions[] = {
 		"credBlob", "credProtect", "hmac-secret", "largeBlobKey",
 		"minPinLength",

@@ -104,8 +104,8 @@ static unsigned room_for(struct oath *o, const struct rbuf *name)
 
 	err = store_get(st, OATH_NS, name->p, name->len, &val, &len);
 	store_free_value(val, len);
-	if (err == STORE_OK)
-		return SW_OK; /* overwrite */
+	if (err == STORE_OK || err == STORE_CORRUPT)
+		return SW_OK; /* overwrite (a damaged record too) */
 	if (err != STORE_NOT_FOUND)
 		return oath_store_sw(err);
 	err = store_count(st, OATH_NS, &n);

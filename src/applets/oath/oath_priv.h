@@ -52,11 +52,13 @@ struct vkey;
 
 /* ykman gates features on the version in SELECT: RENAME needs >= 5.3.1,
  * SHA-512 >= 4.3.1, touch >= 4.2.6, and 4.2.0-4.2.6 would switch on a
- * USB workaround that sends dummy APDUs. 5.7.2 is a current YubiKey 5
- * firmware, so every client takes its newest code paths. */
+ * USB workaround that sends dummy APDUs. 5.7.1, the version PIV and the
+ * management application report too (one firmware version per key), is a
+ * current YubiKey 5 firmware, so every client takes its newest code
+ * paths. */
 #define OATH_VERSION_MAJOR 5
 #define OATH_VERSION_MINOR 7
-#define OATH_VERSION_PATCH 2
+#define OATH_VERSION_PATCH 1
 
 #define OATH_SALT_LEN 8
 #define OATH_CHALLENGE_LEN 8
