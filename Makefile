@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 BENCH_BUILD ?= build-release
 FUZZ_SECONDS ?= 600
-CHECK_FUZZ_SECONDS ?= 20
+CHECK_FUZZ_SECONDS ?= 15
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
 .PHONY: all deps build run check check-unit check-asan check-fuzz fuzz bench install clean
