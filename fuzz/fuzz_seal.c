@@ -3,7 +3,8 @@
  * sentence naming the file, or opened and used, never crash. The seeds
  * are sealed files (cheap scrypt), so mutations reach the sealing rows of
  * meta (KDF parameters, salt, check value), the sealed device secret and
- * sealed record values. */
+ * sealed record values. Each input also takes vkey import's path: opened
+ * read-only as a backup and copied into a new file. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,33 @@ static void remove_all(const char *path)
 	}
 }
 
+/* vkey import's path: the file opened read-only as a backup, then
+ * copied into a new file (in clear: no second key derivation). */
+static void import_copy(const char *path, const struct store_seal *seal)
+{
+	struct store *st = NULL;
+	char copy[4200], err[1024];
+	int r = store_open_readonly(&st, path, seal, err, sizeof(err));
+
+	if (r != STORE_OK) {
+		if (st != NULL || strstr(err, path) == NULL) {
+			fprintf(stderr, "store_open_readonly %d: \"%s\"\n", r,
+				err);
+			abort();
+		}
+		return;
+	}
+	snprintf(copy, sizeof(copy), "%s.copy", path);
+	r = store_copy_to(st, copy, NULL, 0, err, sizeof(err));
+	if (r != STORE_OK && access(copy, F_OK) == 0) {
+		fprintf(stderr, "store_copy_to %d left a file: \"%s\"\n", r,
+			err);
+		abort();
+	}
+	store_close(st);
+	remove_all(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char pass[] = "fuzz passphrase";
@@ -80,6 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	close(fd);
+	import_copy(path, &seal);
 	r = store_open_sealed(&st, path, NULL, &seal, err, sizeof(err));
 	if (r == STORE_OK) {
 		exercise(st);

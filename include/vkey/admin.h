@@ -58,4 +58,36 @@ const char *vkey_app_name(unsigned app);
 const char *vkey_app_display_name(unsigned app);
 unsigned vkey_app_from_name(const char *name);
 
+/* Factory reset (vkey reset): the applet named ("fido", "oath",
+ * "openpgp", "piv", "ndef", "mgmt"), or with name NULL every applet and
+ * the persisted settings below. The serial and the device secret stay;
+ * every session ends (no PIN stays verified, FIDO's command in flight is
+ * abandoned). The owner's word is enough: no touch, no power-up window.
+ * Returns 0, or -1 with a sentence in err. */
+int vkey_factory_reset(struct vkey *key, const char *name, char *err,
+		       size_t errlen);
+/* vkey_factory_reset with the text `vkey reset` prints (the daemon sends
+ * the same): one line into out. 0 or -1. */
+int vkey_reset_run(struct vkey *key, const char *name, char *out,
+		   size_t cap);
+
+/* Persisted settings (vkey config, docs/ADMIN.md): "up", "up-timeout",
+ * "usb-vid", "usb-pid", "usb-manufacturer", "usb-product". vkey serve
+ * takes them where its command line gives none. vkey_config_get writes
+ * the stored value: 1 when set, 0 when not, -1 (no such setting, store
+ * error, key busy). */
+int vkey_config_get(struct vkey *key, const char *name, char *out,
+		    size_t cap);
+/* `vkey config SUB [NAME [VALUE]]`: show; set NAME VALUE; unset NAME;
+ * enable NAME; disable NAME; applets usb LIST; unset applets. Writes
+ * the answer (the daemon and the direct path print the same). 0 or -1
+ * (the text says why). */
+int vkey_config_run(struct vkey *key, const char *sub, const char *name,
+		    const char *value, char *out, size_t cap);
+
+/* Change an open key's user-presence policy and prompt wait (vkey serve
+ * applies the stored settings this way after opening the key). */
+void vkey_set_up(struct vkey *key, enum vkey_up_policy policy,
+		 unsigned timeout_ms);
+
 #endif

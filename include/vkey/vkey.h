@@ -107,6 +107,21 @@ int vkey_reseal(struct vkey *key, const struct vkey_seal *next, char *err,
 /* 1 when the key's state file is sealed. */
 int vkey_sealed(const struct vkey *key);
 
+/* Backups (docs/SEALING.md, "Backups and migration"): a backup is a
+ * state file sealed under its own secret, holding the key's serial,
+ * device secret and every record. vkey_export writes one of key at path
+ * (replace: over an existing file, never one a daemon holds);
+ * vkey_import opens the backup at path with from (a backup that is not
+ * sealed is refused) and writes a new state file at state, sealed under
+ * seal or in clear (seal NULL). Both return 0 or -1 and put a one-line
+ * sentence (the outcome, naming the files; no newline) in msg. */
+int vkey_export(struct vkey *key, const char *path,
+		const struct vkey_seal *to, bool replace, char *msg,
+		size_t msglen);
+int vkey_import(const char *path, const struct vkey_seal *from,
+		const char *state, const struct vkey_seal *seal, bool replace,
+		char *msg, size_t msglen);
+
 const char *vkey_state_path(const struct vkey *key);
 uint32_t vkey_serial(const struct vkey *key);
 

@@ -38,5 +38,12 @@ int cmd_piv(int argc, char **argv);
 int cmd_attestation(int argc, char **argv);
 int cmd_ndef(int argc, char **argv);
 int cmd_seal(int argc, char **argv); /* seal and unseal (argv[0]) */
+/* src/cli/backup.c */
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+/* src/cli/admin.c */
+int cmd_list(int argc, char **argv);
+int cmd_reset(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 #endif

@@ -24,9 +24,18 @@ static const char usage[] =
 	"              print the attestation CA a relying party should trust\n"
 	"  ndef get|set-uri|set-text|clear|read-only\n"
 	"              the NFC Type 4 tag's message (a URI or a text)\n"
+	"  list fido|oath|piv|openpgp|ndef\n"
+	"              what an applet holds (as vkey APPLET list)\n"
+	"  reset APPLET|--all\n"
+	"              erase an applet, or the whole key, to factory state\n"
+	"  config show|set|unset|enable|disable|applets\n"
+	"              persisted settings: applets, user presence, USB identity\n"
 	"  seal --seal NEW [--old OLD] | unseal --seal OLD\n"
 	"              seal the state file's secrets under a passphrase or key\n"
 	"              file, change it, or remove it (docs/SEALING.md)\n"
+	"  export FILE [--to SPEC] | import FILE [--from SPEC] [--seal SPEC]\n"
+	"              a sealed backup of the whole key; a new state file\n"
+	"              made from one (the key moves to another machine)\n"
 	"\n"
 	"Every command takes --state PATH (default $XDG_DATA_HOME/vkey/default.db)\n"
 	"and --help (and --seal SPEC for a sealed file). touch, status, list\n"
@@ -92,6 +101,16 @@ int main(int argc, char **argv)
 		return cmd_ndef(argc - 1, argv + 1);
 	if (strcmp(cmd, "seal") == 0 || strcmp(cmd, "unseal") == 0)
 		return cmd_seal(argc - 1, argv + 1);
+	if (strcmp(cmd, "export") == 0)
+		return cmd_export(argc - 1, argv + 1);
+	if (strcmp(cmd, "import") == 0)
+		return cmd_import(argc - 1, argv + 1);
+	if (strcmp(cmd, "list") == 0)
+		return cmd_list(argc - 1, argv + 1);
+	if (strcmp(cmd, "reset") == 0)
+		return cmd_reset(argc - 1, argv + 1);
+	if (strcmp(cmd, "config") == 0)
+		return cmd_config(argc - 1, argv + 1);
 	fprintf(stderr, "vkey: unknown command '%s' (see vkey --help)\n", cmd);
 	return 2;
 }

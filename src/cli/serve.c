@@ -16,6 +16,7 @@
 #include "transports/vpcd.h"
 #include "usb/pcap.h"
 #include "usb/usb.h"
+#include "vkey/admin.h"
 #include "vkey/vkey.h"
 
 #define VPCD_DEFAULT "127.0.0.1:35963"
@@ -83,6 +84,8 @@ struct key_opts {
 	enum vkey_up_policy up;
 	unsigned up_timeout_s;
 	const char *seal; /* --seal SPEC, or NULL */
+	/* Given on the command line: else `vkey config`'s value counts. */
+	bool up_given, up_timeout_given, vid_given, pid_given;
 };
 
 struct serve_opts {
@@ -102,6 +105,10 @@ struct key_run {
 	struct usbredir *listen;
 	struct usbredir *connect;
 	char ctl_path[PATH_MAX];
+	/* What the key runs with: its options over `vkey config`'s. */
+	enum vkey_up_policy up;
+	struct usb_ident ident;
+	char manufacturer[USB_STRING_MAX + 1], product[USB_STRING_MAX + 1];
 };
 
 enum {
@@ -280,6 +287,7 @@ static int key_option(struct serve_opts *o, int c, const char *arg)
 	case OPT_USB_VID:
 	case OPT_USB_PID:
 		k->usb_option = true;
+		*(c == OPT_USB_VID ? &k->vid_given : &k->pid_given) = true;
 		if (parse_usb_id(arg, c == OPT_USB_VID ? &k->ident.vid
 							 : &k->ident.pid) != 0) {
 			fprintf(stderr, "vkey serve: %s takes a hex ID 1..ffff, not '%s'\n",
@@ -294,6 +302,7 @@ static int key_option(struct serve_opts *o, int c, const char *arg)
 		k->usb_option = true;
 		return usb_string(&k->ident.product, arg, "--usb-product", i);
 	case OPT_UP:
+		k->up_given = true;
 		if (parse_up(arg, &k->up) == 0)
 			return 0;
 		fprintf(stderr, "vkey serve: --up takes auto, deny or prompt\n");
@@ -301,6 +310,7 @@ static int key_option(struct serve_opts *o, int c, const char *arg)
 	case OPT_SEAL:
 		return set_once(&k->seal, arg, "--seal", i);
 	default: /* OPT_UP_TIMEOUT */
+		k->up_timeout_given = true;
 		if (parse_up_timeout(arg, &k->up_timeout_s) == 0)
 			return 0;
 		fprintf(stderr, "vkey serve: --up-timeout takes 1..%d seconds\n",
@@ -470,19 +480,18 @@ static int start_vpcd(struct key_run *kr, const struct key_opts *k)
 	if (kr->vpcd == NULL)
 		return -1;
 	printf("vkey: card for pcscd's vpcd reader at %s:%u; user presence: %s\n",
-	       host, port, up_name(k->up));
+	       host, port, up_name(kr->up));
 	return 0;
 }
 
 static struct usbredir *start_usbredir(struct key_run *kr,
-				       const struct key_opts *k,
 				       const char *addr, bool connecting,
 				       struct usb_pcap *pcap, size_t index)
 {
 	struct usbredir_opts ro = {
 		.addr = addr,
 		.connect = connecting,
-		.ident = &k->ident,
+		.ident = &kr->ident,
 		.pcap = pcap,
 		.devnum = (uint8_t)(index + 1),
 	};
@@ -495,10 +504,56 @@ static struct usbredir *start_usbredir(struct key_run *kr,
 		return NULL;
 	}
 	printf("vkey: USB device %04x:%04x for QEMU usb-redir, %s %s; "
-	       "user presence: %s\n", k->ident.vid, k->ident.pid,
+	       "user presence: %s\n", kr->ident.vid, kr->ident.pid,
 	       connecting ? "connecting to" : "listening on", addr,
-	       up_name(k->up));
+	       up_name(kr->up));
 	return r;
+}
+
+/* `vkey config`'s user-presence settings where the command line gave
+ * none. True when they change ko (start_key then applies them to the
+ * open key with vkey_set_up). */
+static bool config_up(struct key_run *kr, const struct key_opts *k,
+		      struct vkey_options *ko)
+{
+	enum vkey_up_policy up = ko->up;
+	unsigned timeout_s = 0;
+	char v[32];
+
+	if (!k->up_given && vkey_config_get(kr->key, "up", v, sizeof(v)) == 1)
+		(void)parse_up(v, &up);
+	if (!k->up_timeout_given &&
+	    vkey_config_get(kr->key, "up-timeout", v, sizeof(v)) == 1)
+		(void)parse_up_timeout(v, &timeout_s);
+	kr->up = up;
+	if (up == ko->up && (timeout_s == 0 ||
+			     timeout_s * 1000 == ko->up_timeout_ms))
+		return false;
+	ko->up = up;
+	if (timeout_s != 0)
+		ko->up_timeout_ms = timeout_s * 1000;
+	return true;
+}
+
+/* The USB identity: the command line's, else `vkey config`'s, else the
+ * defaults (already in k->ident). */
+static void config_usb(struct key_run *kr, const struct key_opts *k)
+{
+	char v[USB_STRING_MAX + 1];
+
+	kr->ident = k->ident;
+	if (!k->vid_given && vkey_config_get(kr->key, "usb-vid", v, sizeof(v)) == 1)
+		(void)parse_usb_id(v, &kr->ident.vid);
+	if (!k->pid_given && vkey_config_get(kr->key, "usb-pid", v, sizeof(v)) == 1)
+		(void)parse_usb_id(v, &kr->ident.pid);
+	if (k->ident.manufacturer == NULL &&
+	    vkey_config_get(kr->key, "usb-manufacturer", kr->manufacturer,
+			    sizeof(kr->manufacturer)) == 1)
+		kr->ident.manufacturer = kr->manufacturer;
+	if (k->ident.product == NULL &&
+	    vkey_config_get(kr->key, "usb-product", kr->product,
+			    sizeof(kr->product)) == 1)
+		kr->ident.product = kr->product;
 }
 
 static int start_key(struct key_run *kr, const struct key_opts *k,
@@ -525,11 +580,14 @@ static int start_key(struct key_run *kr, const struct key_opts *k,
 		return -1;
 	ko.seal = k->seal != NULL ? &seal.seal : NULL;
 	r = vkey_open(&kr->key, &ko, err, sizeof(err));
+	if (r == 0 && config_up(kr, k, &ko))
+		vkey_set_up(kr->key, ko.up, ko.up_timeout_ms);
 	cli_seal_free(&seal);
 	if (r != 0) {
 		fprintf(stderr, "vkey serve: %s\n", err);
 		return -1;
 	}
+	config_usb(kr, k);
 	printf("vkey: key %u from %s\n", vkey_serial(kr->key), k->state);
 	kr->ctl = ctl_start(kr->key, kr->ctl_path);
 	if (kr->ctl == NULL)
@@ -537,11 +595,11 @@ static int start_key(struct key_run *kr, const struct key_opts *k,
 	if (k->vpcd != NULL && start_vpcd(kr, k) != 0)
 		return -1;
 	if (k->usbredir != NULL &&
-	    (kr->listen = start_usbredir(kr, k, k->usbredir, false, pcap,
+	    (kr->listen = start_usbredir(kr, k->usbredir, false, pcap,
 					 index)) == NULL)
 		return -1;
 	if (k->usbredir_connect != NULL &&
-	    (kr->connect = start_usbredir(kr, k, k->usbredir_connect, true,
+	    (kr->connect = start_usbredir(kr, k->usbredir_connect, true,
 					  pcap, index)) == NULL)
 		return -1;
 	printf("vkey: control socket %s (vkey touch/status/oath list --state %s)\n",
@@ -575,7 +633,7 @@ static int start_usbip(const struct serve_opts *o, const struct key_run *runs,
 			    !same(o->keys[j].usbip_canon, canon))
 				continue;
 			keys[n++] = (struct usbip_key){ runs[j].key,
-							&o->keys[j].ident,
+							&runs[j].ident,
 							(uint8_t)(j + 1) };
 			used += (size_t)snprintf(ids + used, sizeof(ids) - used,
 						 "%skey %zu as bus id 1-%zu",

@@ -371,9 +371,8 @@ static int open_err(sqlite3 *db, int rc, const char *path, char *err,
  * that may have been crafted: no triggers, views or untrusted functions,
  * bounded blobs, and no checkpoint into it on close until it has passed
  * our checks. */
-static int db_connect(sqlite3 **out, const char *name)
+static int db_connect_as(sqlite3 **out, const char *name, int flags)
 {
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
 	sqlite3 *db = NULL;
 	int rc = sqlite3_open_v2(name, &db, flags, NULL);
 
@@ -396,6 +395,12 @@ out:
 	}
 	*out = db;
 	return rc;
+}
+
+static int db_connect(sqlite3 **out, const char *name)
+{
+	return db_connect_as(out, name,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX);
 }
 
 /* --- sealing ------------------------------------------------------------ */
@@ -1948,6 +1953,361 @@ out:
 	return r;
 }
 
+/* --- copies: backups and migration -------------------------------------- */
+
+/* Read-only opening: a regular, non-empty file, checked as store_open
+ * checks one, but never written to. */
+static int readonly_open(struct store *st, const struct store_seal *seal,
+			 char *err, size_t errlen)
+{
+	char name[PATH_MAX];
+	struct stat sb;
+	int version = 0, rc, r;
+
+	if (stat(st->path, &sb) != 0)
+		return set_err(err, errlen, errno == ENOENT ? STORE_NOT_FOUND
+				: STORE_IO, "cannot read %s: %s", st->path,
+				strerror(errno));
+	if (!S_ISREG(sb.st_mode) || sb.st_size == 0)
+		return set_err(err, errlen, STORE_CORRUPT, "%s is not a vkey "
+			       "state file (not a regular file, or empty)",
+			       st->path);
+	if (sqlite_name(name, sizeof(name), st->path) != 0)
+		return set_err(err, errlen, STORE_INVALID,
+			       "state file path is too long");
+	rc = db_connect_as(&st->db, name, SQLITE_OPEN_READONLY |
+			   SQLITE_OPEN_FULLMUTEX);
+	if (rc != SQLITE_OK)
+		return open_err(NULL, rc, st->path, err, errlen);
+	r = db_check(st, &version, err, errlen);
+	if (r == STORE_OK)
+		r = seal_load(st, seal, err, errlen);
+	if (r == STORE_OK)
+		r = load_identity(st, err, errlen);
+	if (r == STORE_OK)
+		r = prepare_all(st, err, errlen);
+	return r;
+}
+
+int store_open_readonly(struct store **out, const char *path,
+			const struct store_seal *seal, char *err,
+			size_t errlen)
+{
+	struct store *st = NULL;
+	int r;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	r = check_open_args(out, path, NULL, err, errlen);
+	if (r == STORE_OK && seal != NULL && !seal_arg_ok(seal))
+		r = set_err(err, errlen, STORE_INVALID, "%s: the passphrase "
+			    "or key file is empty or too long (at most %d "
+			    "bytes)", path, STORE_SEAL_SECRET_MAX);
+	if (r != STORE_OK)
+		return r;
+	*out = NULL;
+	r = store_alloc(&st, path);
+	if (r != STORE_OK)
+		return set_err(err, errlen, r, "%s: out of memory", path);
+	r = readonly_open(st, seal, err, errlen);
+	if (r == STORE_OK) {
+		*out = st;
+		st = NULL; /* transferred */
+	}
+	store_close(st);
+	return r;
+}
+
+/* Takes the lock of the file a copy would replace, when it has one: a
+ * file some store opened always has one, so a copy never replaces a
+ * file a daemon holds. No lock file: no store ever opened path (*fd
+ * stays -1), and none is left behind for a backup. */
+static int copy_lock(const char *path, int *fd, char *err, size_t errlen)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char lpath[PATH_MAX];
+	int r;
+
+	*fd = -1;
+	if (path_with(lpath, sizeof(lpath), path, ".lock") != 0)
+		return set_err(err, errlen, STORE_INVALID, "path %s is too "
+			       "long", path);
+	*fd = open(lpath, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (*fd < 0)
+		return errno == ENOENT ? STORE_OK
+		       : set_err(err, errlen, STORE_IO, "cannot open lock "
+				 "file %s: %s", lpath, strerror(errno));
+	if (fcntl(*fd, F_OFD_SETLK, &fl) == 0)
+		return STORE_OK;
+	if (errno == EAGAIN || errno == EACCES)
+		r = locked_err(*fd, path, err, errlen);
+	else
+		r = set_err(err, errlen, STORE_IO, "cannot lock %s: %s",
+			    lpath, strerror(errno));
+	close(*fd);
+	*fd = -1;
+	return r;
+}
+
+/* One record of st (row s: ns, k, v) into dst's insert statement, its
+ * value opened under st's sealing and sealed under dkey (NULL: clear). */
+static int copy_record(struct store *st, sqlite3_stmt *s, sqlite3_stmt *ins,
+		       const uint8_t *dkey, char *err, size_t errlen)
+{
+	const unsigned char *t = sqlite3_column_text(s, 0);
+	const void *k = sqlite3_column_blob(s, 1);
+	size_t kl = (size_t)sqlite3_column_bytes(s, 1);
+	uint8_t *plain = NULL, *sealed = NULL;
+	size_t pl = 0, sl = 0;
+	const char *ns = (const char *)t;
+	int rc, r;
+
+	if (t == NULL || !ns_ok(ns) || kl > STORE_MAX_KEY)
+		return set_err(err, errlen, STORE_CORRUPT, "state file %s is "
+			       "damaged (a record has no valid name); "
+			       "nothing was written", st->path);
+	if (k == NULL)
+		k = empty_blob;
+	r = st->sealed ? open_column(st, s, 2, ns, k, kl, &plain, &pl)
+		       : copy_col(s, 2, &plain, &pl);
+	if (r == STORE_CORRUPT) {
+		set_err(err, errlen, r, "state file %s: a record of %s fails "
+			"its check (damaged or altered); nothing was written",
+			st->path, ns);
+		goto out;
+	}
+	if (r == STORE_OK && dkey != NULL)
+		r = seal_record(dkey, ns, k, kl, plain, pl, &sealed, &sl);
+	if (r != STORE_OK) {
+		set_err(err, errlen, r, "copying %s: %s", st->path,
+			store_strerror(r));
+		goto out;
+	}
+	sqlite3_bind_text(ins, 1, ns, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(ins, 2, k, (int)kl, SQLITE_TRANSIENT);
+	if (sealed != NULL)
+		sqlite3_bind_blob(ins, 3, sealed, (int)sl, SQLITE_STATIC);
+	else
+		sqlite3_bind_blob(ins, 3, pl > 0 ? plain : empty_blob,
+				  (int)pl, SQLITE_STATIC);
+	rc = sqlite3_step(ins);
+	sqlite3_reset(ins);
+	sqlite3_clear_bindings(ins);
+	if (rc != SQLITE_DONE)
+		r = set_err(err, errlen, map_sqlite(rc), "cannot write the "
+			    "copy of %s: %s", st->path, sqlite3_errstr(rc));
+out:
+	store_free_value(plain, pl);
+	free(sealed);
+	return r;
+}
+
+/* Every record of st into dst, inside dst's transaction. One statement
+ * walks st: a single read, so the copy is one consistent state. */
+static int copy_records(struct store *st, sqlite3 *dst, const uint8_t *dkey,
+			char *err, size_t errlen)
+{
+	sqlite3_stmt *s = NULL, *ins = NULL;
+	int rc, r = STORE_OK;
+
+	rc = sqlite3_prepare_v2(st->db, "SELECT ns, k, v FROM kv ORDER BY "
+				"ns, k", -1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(dst, "INSERT INTO kv(ns, k, v) "
+					"VALUES(?1, ?2, ?3)", -1, &ins, NULL);
+	if (rc != SQLITE_OK) {
+		r = set_err(err, errlen, map_sqlite(rc), "cannot copy %s: %s",
+			    st->path, sqlite3_errstr(rc));
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r = copy_record(st, s, ins, dkey, err, errlen);
+		if (r != STORE_OK)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		r = set_err(err, errlen, map_sqlite(rc), "cannot read state "
+			    "file %s: %s", st->path, sqlite3_errmsg(st->db));
+out:
+	sqlite3_finalize(s);
+	sqlite3_finalize(ins);
+	return r;
+}
+
+/* The copy in the new file tmp, in one transaction: schema, sealing
+ * parameters m (NULL: not sealed), st's identity and records. */
+static int copy_build(struct store *st, const char *tmp,
+		      const struct seal_meta *m, const uint8_t *dkey,
+		      char *err, size_t errlen)
+{
+	char name[PATH_MAX], sql[64];
+	sqlite3 *db = NULL;
+	int rc, r;
+
+	if (sqlite_name(name, sizeof(name), tmp) != 0)
+		return set_err(err, errlen, STORE_INVALID, "path %s is too "
+			       "long", tmp);
+	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", STORE_APP_ID);
+	rc = db_connect(&db, name);
+	if (rc == SQLITE_OK)
+		rc = exec_sql(db, "PRAGMA synchronous = FULL; BEGIN IMMEDIATE");
+	if (rc == SQLITE_OK)
+		rc = exec_sql(db, sql);
+	if (rc == SQLITE_OK)
+		rc = migrate(db, 0);
+	if (rc == SQLITE_OK && m != NULL)
+		rc = seal_meta_write(db, m);
+	if (rc == SQLITE_OK)
+		rc = insert_meta(db, "serial", NULL, 0, st->serial);
+	if (rc == SQLITE_OK)
+		rc = meta_put_secret(db, dkey, st->secret);
+	if (rc != SQLITE_OK) {
+		r = open_err(db, rc, tmp, err, errlen);
+		goto out;
+	}
+	r = copy_records(st, db, dkey, err, errlen);
+	if (r == STORE_OK) {
+		rc = exec_sql(db, "COMMIT");
+		if (rc != SQLITE_OK)
+			r = open_err(db, rc, tmp, err, errlen);
+	}
+out:
+	sqlite3_close(db); /* an open transaction rolls back */
+	return r;
+}
+
+/* Gives the finished copy path's name. Replacing: only a regular file,
+ * and the side files SQLite kept for it go first (an old log would be
+ * applied to the new file). */
+static int copy_publish(const char *tmp, const char *path, bool replace,
+			char *err, size_t errlen)
+{
+	static const char *const side_files[] = { "-wal", "-shm", "-journal" };
+	struct stat sb;
+
+	if (!replace) {
+		if (publish(tmp, path) == 0)
+			return STORE_OK;
+		if (errno == EEXIST)
+			return set_err(err, errlen, STORE_EXISTS, "%s exists; "
+				       "it was left unchanged", path);
+		return set_err(err, errlen, STORE_IO, "cannot create %s: %s",
+			       path, strerror(errno));
+	}
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+		return set_err(err, errlen, STORE_INVALID, "%s is not a "
+			       "regular file; it was left unchanged", path);
+	for (size_t i = 0; i < sizeof(side_files) / sizeof(side_files[0]);
+	     i++) {
+		char p[PATH_MAX];
+
+		if (path_with(p, sizeof(p), path, side_files[i]) == 0)
+			unlink(p);
+	}
+	if (rename(tmp, path) != 0)
+		return set_err(err, errlen, STORE_IO, "cannot replace %s: %s",
+			       path, strerror(errno));
+	return STORE_OK;
+}
+
+/* A new empty 0600 file beside path for the copy; its name in tmp. */
+static int copy_tmp(const char *path, char *tmp, size_t cap, char *err,
+		    size_t errlen)
+{
+	int fd;
+
+	if (path_with(tmp, cap, path, ".XXXXXX") != 0)
+		return set_err(err, errlen, STORE_INVALID, "path %s is too "
+			       "long", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, 0600) != 0) {
+		int e = errno;
+
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+		tmp[0] = '\0';
+		return set_err(err, errlen, STORE_IO, "cannot create a file "
+			       "beside %s: %s", path, strerror(e));
+	}
+	close(fd);
+	return STORE_OK;
+}
+
+static void copy_tmp_drop(const char *tmp)
+{
+	char j[PATH_MAX];
+
+	if (tmp[0] == '\0')
+		return;
+	if (path_with(j, sizeof(j), tmp, "-journal") == 0)
+		unlink(j);
+	unlink(tmp);
+}
+
+int store_copy_to(struct store *st, const char *path,
+		  const struct store_seal *seal, unsigned flags, char *err,
+		  size_t errlen)
+{
+	struct seal_meta m;
+	uint8_t key[SEAL_KEY_LEN] = { 0 };
+	char tmp[PATH_MAX] = "";
+	struct stat sb;
+	int lock_fd = -1, r;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	memset(&m, 0, sizeof(m));
+	if (st == NULL || path == NULL || path[0] == '\0' ||
+	    (flags & ~STORE_COPY_REPLACE) != 0)
+		return set_err(err, errlen, STORE_INVALID, "no state file or "
+			       "no path to copy it to");
+	if (seal != NULL && !seal_arg_ok(seal))
+		return set_err(err, errlen, STORE_INVALID, "%s: the passphrase "
+			       "or key file is empty or too long (at most %d "
+			       "bytes)", path, STORE_SEAL_SECRET_MAX);
+	if (!(flags & STORE_COPY_REPLACE) && lstat(path, &sb) == 0)
+		return set_err(err, errlen, STORE_EXISTS, "%s exists; it was "
+			       "left unchanged", path);
+	r = make_parents(path, err, errlen);
+	if (r == STORE_OK)
+		r = copy_lock(path, &lock_fd, err, errlen);
+	if (r != STORE_OK)
+		goto out;
+	/* The key derivation (the slow part) before st is held. */
+	if (seal != NULL && seal_new(seal, &m, key) != 0) {
+		r = set_err(err, errlen, STORE_IO, "%s: the sealing key "
+			    "derivation failed (out of memory?)", path);
+		goto out;
+	}
+	r = copy_tmp(path, tmp, sizeof(tmp), err, errlen);
+	if (r != STORE_OK)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	if (st->in_txn)
+		r = set_err(err, errlen, STORE_INVALID, "state file %s: "
+			    "cannot copy inside a transaction", st->path);
+	else
+		r = copy_build(st, tmp, seal != NULL ? &m : NULL,
+			       seal != NULL ? key : NULL, err, errlen);
+	pthread_mutex_unlock(&st->mu);
+	if (r == STORE_OK)
+		r = copy_publish(tmp, path, flags & STORE_COPY_REPLACE, err,
+				 errlen);
+	if (r == STORE_OK) {
+		tmp[0] = '\0'; /* it is path now */
+		fsync_dir(path);
+	}
+out:
+	copy_tmp_drop(tmp);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	crypto_wipe(key, sizeof(key));
+	crypto_wipe(&m, sizeof(m));
+	return r;
+}
+
 /* --- transactions ------------------------------------------------------- */
 
 /* IMMEDIATE takes the write lock now, so that the commit cannot fail for
@@ -2031,6 +2391,8 @@ const char *store_strerror(int err)
 	case STORE_SEALED:
 		return "state file sealed: wrong or missing passphrase or "
 		       "key file";
+	case STORE_EXISTS:
+		return "the file exists";
 	}
 	return "unknown store error";
 }

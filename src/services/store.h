@@ -20,6 +20,7 @@ enum store_err {
 	STORE_TOO_NEW = -6,    /* schema newer than this build knows */
 	STORE_INVALID = -7,    /* bad argument */
 	STORE_SEALED = -8,     /* sealed: no or a wrong passphrase/key file */
+	STORE_EXISTS = -9,     /* the file to create exists */
 };
 
 /* Limits on record namespaces, keys and values (bytes). */
@@ -77,6 +78,29 @@ int store_is_sealed(const struct store *st);
  * changed; err gets a sentence. */
 int store_reseal(struct store *st, const struct store_seal *next, char *err,
 		 size_t errlen);
+
+/* Backups and migration (docs/SEALING.md). */
+
+/* Open an existing state file read-only, without its lock: a backup,
+ * which may sit on read-only media. Nothing is ever written to it (no
+ * log, no schema migration); the store answers reads only. seal as for
+ * store_open_sealed. */
+int store_open_readonly(struct store **out, const char *path,
+			const struct store_seal *seal, char *err,
+			size_t errlen);
+/* Copy st's key into a new state file at path: the serial, the device
+ * secret and every record (each value opened under st's sealing and
+ * sealed again under seal, or stored in clear when seal is NULL). The
+ * copy is built in one transaction in a new 0600 file beside path that
+ * takes path's name only when complete. path must not exist
+ * (STORE_EXISTS) unless flags has STORE_COPY_REPLACE, and a file some
+ * store holds is never replaced (STORE_LOCKED). A record of st that
+ * fails its check stops the copy (STORE_CORRUPT, the namespace named).
+ * On failure path is as it was; err gets a sentence either way. */
+#define STORE_COPY_REPLACE 1u
+int store_copy_to(struct store *st, const char *path,
+		  const struct store_seal *seal, unsigned flags, char *err,
+		  size_t errlen);
 
 const char *store_path(const struct store *st);
 uint32_t store_serial(const struct store *st);

@@ -3,6 +3,7 @@
 #include "services/up.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,8 @@
 #define TICK_MS 100
 
 struct up {
-	enum vkey_up_policy policy;
-	unsigned timeout_ms;
+	atomic_int policy;      /* enum vkey_up_policy; up_set may change it */
+	atomic_uint timeout_ms;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* signalled on every state change */
 	int pending;
@@ -30,8 +31,8 @@ struct up *up_new(enum vkey_up_policy policy, unsigned timeout_ms)
 
 	if (up == NULL)
 		return NULL;
-	up->policy = policy;
-	up->timeout_ms = timeout_ms;
+	atomic_init(&up->policy, (int)policy);
+	atomic_init(&up->timeout_ms, timeout_ms);
 	pthread_mutex_init(&up->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -72,7 +73,8 @@ static int before(const struct timespec *a, const struct timespec *b)
 static enum up_result wait_prompt(struct up *up, const char *what,
 				  int (*tick)(void *arg), void *arg)
 {
-	struct timespec end = deadline_in(up->timeout_ms), now, slice;
+	struct timespec end = deadline_in(atomic_load(&up->timeout_ms)), now,
+			slice;
 	enum up_result res = UP_TIMEOUT;
 
 	pthread_mutex_lock(&up->lock);
@@ -119,7 +121,7 @@ enum up_result up_request(struct up *up, const char *what,
 {
 	enum up_result res;
 
-	switch (up->policy) {
+	switch ((enum vkey_up_policy)atomic_load(&up->policy)) {
 	case VKEY_UP_AUTO:
 		res = UP_APPROVED;
 		break;
@@ -168,7 +170,13 @@ void up_cancel(struct up *up)
 
 enum vkey_up_policy up_policy(const struct up *up)
 {
-	return up->policy;
+	return (enum vkey_up_policy)atomic_load(&((struct up *)up)->policy);
+}
+
+void up_set(struct up *up, enum vkey_up_policy policy, unsigned timeout_ms)
+{
+	atomic_store(&up->policy, (int)policy);
+	atomic_store(&up->timeout_ms, timeout_ms);
 }
 
 const char *up_policy_name(enum vkey_up_policy p)

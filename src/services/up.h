@@ -33,6 +33,9 @@ enum up_result up_request(struct up *up, const char *what,
 int up_touch(struct up *up, unsigned wait_ms);
 void up_cancel(struct up *up);
 enum vkey_up_policy up_policy(const struct up *up);
+/* Change the policy and the prompt's wait; a wait in progress keeps its
+ * deadline. */
+void up_set(struct up *up, enum vkey_up_policy policy, unsigned timeout_ms);
 const char *up_policy_name(enum vkey_up_policy p);
 /* Copies the pending request's description; false when none. */
 bool up_pending(struct up *up, char *what, size_t cap);

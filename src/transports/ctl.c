@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "vkey/admin.h"
 #include "vkey/ndef.h"
 
 /* A request fits one line; ndef-write carries a whole message in hex. */
@@ -161,11 +162,71 @@ out:
 	return r == VKEY_NDEF_OK ? 0 : -1;
 }
 
+/* export MODE.SECRET.PATH (secret and path in hex, MODE new or replace):
+ * `vkey export` through the daemon, which holds the key open. The
+ * backup's secret comes over this socket (0600, checked peers) and is
+ * wiped from the request as soon as it is decoded. */
+static int handle_export(struct vkey *key, char *arg, char *reply,
+			 size_t cap)
+{
+	char *sec = arg != NULL ? strchr(arg, '.') : NULL;
+	char *hpath = sec != NULL ? strchr(sec + 1, '.') : NULL;
+	uint8_t *buf = malloc(CTL_LINE_MAX);
+	char path[CTL_LINE_MAX / 2 + 1];
+	size_t slen = 0, plen = 0;
+	int r = -1;
+
+	if (buf != NULL && hpath != NULL) {
+		*sec++ = '\0';
+		*hpath++ = '\0';
+	}
+	if (buf == NULL || hpath == NULL ||
+	    (strcmp(arg, "new") != 0 && strcmp(arg, "replace") != 0) ||
+	    unhex(hpath, (uint8_t *)path, sizeof(path) - 1, &plen) != 0 ||
+	    plen == 0 || path[0] != '/' || memchr(path, 0, plen) != NULL ||
+	    unhex(sec, buf, CTL_LINE_MAX, &slen) != 0 || slen == 0) {
+		snprintf(reply, cap, "malformed export request\n");
+	} else {
+		struct vkey_seal to = { buf, slen };
+		size_t n;
+
+		path[plen] = '\0';
+		r = vkey_export(key, path, &to, strcmp(arg, "replace") == 0,
+				reply, cap - 1);
+		n = strlen(reply);
+		reply[n] = '\n';
+		reply[n + 1] = '\0';
+	}
+	if (sec != NULL)
+		explicit_bzero(sec, strlen(sec));
+	if (buf != NULL) {
+		explicit_bzero(buf, CTL_LINE_MAX);
+		free(buf);
+	}
+	return r;
+}
+
+/* config SUB [NAME [VALUE]]: the value is the rest of the line, spaces
+ * and all (a USB product string). */
+static int handle_config(struct vkey *key, const char *sub, char *rest,
+			 char *reply, size_t cap)
+{
+	char *value = NULL;
+
+	if (rest != NULL) {
+		value = strchr(rest, ' ');
+		if (value != NULL)
+			*value++ = '\0';
+	}
+	return vkey_config_run(key, sub, rest, value, reply, cap);
+}
+
 static void handle(struct ctl *c, int fd, char *req)
 {
 	char *reply = malloc(CTL_REPLY_MAX);
-	const char *verb = strtok(req, " ");
-	const char *arg = strtok(NULL, " ");
+	char *save = NULL;
+	const char *verb = strtok_r(req, " ", &save);
+	const char *arg = strtok_r(NULL, " ", &save);
 	int ok = -1;
 
 	if (reply == NULL)
@@ -182,8 +243,16 @@ static void handle(struct ctl *c, int fd, char *req)
 		snprintf(reply, CTL_REPLY_MAX, ok == 0 ? "fido attestation: %s\n"
 						       : "cannot set fido attestation to '%.16s'\n",
 			 arg);
+	} else if (strcmp(verb, "reset") == 0 && arg != NULL) {
+		ok = vkey_reset_run(c->key, strcmp(arg, "all") == 0 ? NULL : arg,
+				    reply, CTL_REPLY_MAX);
+	} else if (strcmp(verb, "config") == 0 && arg != NULL) {
+		ok = handle_config(c->key, arg, strtok_r(NULL, "", &save), reply,
+				   CTL_REPLY_MAX);
 	} else if (strncmp(verb, "ndef-", 5) == 0) {
 		ok = handle_ndef(c->key, verb, arg, reply, CTL_REPLY_MAX);
+	} else if (strcmp(verb, "export") == 0) {
+		ok = handle_export(c->key, (char *)arg, reply, CTL_REPLY_MAX);
 	} else if (strcmp(verb, "attestation") == 0) {
 		ok = vkey_report_attestation(c->key, reply, CTL_REPLY_MAX) < 0 ? -1 : 0;
 	} else if (strcmp(verb, "touch") == 0) {
@@ -202,13 +271,42 @@ static void handle(struct ctl *c, int fd, char *req)
 	free(reply);
 }
 
+/* Only the daemon's own user and root may use the key: the socket file
+ * is 0600 already, and the peer's credentials (taken by the kernel at
+ * connect) are checked too, so a descriptor passed on or a socket made
+ * reachable by mistake still lets nobody else in. */
+static bool peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	    len != sizeof(cred)) {
+		log_warn("control socket: no peer credentials (%s); refused",
+			 strerror(errno));
+		return false;
+	}
+	if (cred.uid == geteuid() || cred.uid == 0)
+		return true;
+	log_warn("control socket: peer uid %u (pid %ld) is neither uid %u "
+		 "nor root; refused", (unsigned)cred.uid, (long)cred.pid,
+		 (unsigned)geteuid());
+	return false;
+}
+
 static void *client_main(void *arg)
 {
 	struct client *cl = arg;
 	char req[CTL_LINE_MAX];
 
-	if (read_line(cl->fd, req, sizeof(req)) == 0)
-		handle(cl->ctl, cl->fd, req);
+	/* The request is read first even from a peer refused, so that the
+	 * refusal reaches it (closing on unread data would reset). */
+	if (read_line(cl->fd, req, sizeof(req)) == 0) {
+		if (peer_allowed(cl->fd))
+			handle(cl->ctl, cl->fd, req);
+		else
+			send_all(cl->fd, "permission denied\nerror\n", 24);
+	}
 	close(cl->fd);
 	atomic_fetch_sub(&cl->ctl->clients, 1);
 	free(cl);
@@ -283,6 +381,11 @@ struct ctl *ctl_start(struct vkey *key, const char *path)
 		goto fail;
 	}
 	umask(old);
+	/* 0600 whatever the umask was when another thread changed it. */
+	if (chmod(path, 0600) != 0) {
+		log_error("control socket %s: %s", path, strerror(errno));
+		goto fail;
+	}
 	if (pipe2(c->wake, O_CLOEXEC) != 0 ||
 	    pthread_create(&c->thread, NULL, accept_main, c) != 0)
 		goto fail;

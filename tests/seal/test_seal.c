@@ -1,5 +1,6 @@
 /* Secrets sealed at rest, through the real applets: a key holding known
- * secrets (an OATH account, changed OpenPGP and PIV PINs, whatever the
+ * secrets (an OATH account, changed OpenPGP and PIV PINs, a PIV key
+ * imported from known private bytes, a FIDO credential, whatever the
  * applets keep of their own) is sealed, and no value of the unsealed file
  * may then appear in the state file or its log; the key works again with
  * the passphrase, refuses a wrong one without touching the file, detects
@@ -17,6 +18,7 @@
 
 #include "../check_key.h"
 #include "../check_apdu.h"
+#include "../backup/known_key.h"
 #include "core/key.h"
 #include "services/crypto.h"
 #include "services/store.h"
@@ -39,6 +41,8 @@ static const char pgp_pin[] = "sealpin7319";
 static const char piv_pin[] = "73195555";
 static const char pass1[] = "correct horse battery staple";
 static const char pass2[] = "a second, longer passphrase";
+/* The FIDO credential made before sealing (known_key.h). */
+static struct kk_cred seal_cred;
 
 static struct store_seal test_seal(const char *pass)
 {
@@ -382,6 +386,11 @@ static void build_key_with_known_secrets(void)
 	CHECK_EQ(oath_calc("sealed-account"), hotp1(oath_secret));
 	CHECK_EQ(pgp_change_pin("123456", pgp_pin), CHECK_APDU_SW_OK);
 	CHECK_EQ(piv_change_pin("123456", piv_pin), CHECK_APDU_SW_OK);
+	/* A PIV key imported from known private bytes, a FIDO credential. */
+	CHECK_EQ(kk_piv_import(), CHECK_APDU_SW_OK);
+	CHECK(kk_piv_signs());
+	CHECK_EQ(kk_fido_make(&seal_cred), 0);
+	CHECK(kk_fido_asserts(&seal_cred));
 	vkey_close(key);
 	key = NULL;
 	path_of(plain_path, sizeof(plain_path), "plain.vkey");
@@ -401,7 +410,10 @@ static void unsealed_file_holds_the_secrets(void)
 	needle_add(&nd, oath_secret2, sizeof(oath_secret2),
 		   "the second OATH secret");
 	CHECK(nd.count >= 8); /* OATH, OpenPGP, PIV records at least */
+	needle_add(&nd, kk_piv_scalar, sizeof(kk_piv_scalar),
+		   "the imported PIV private key");
 	CHECK(contains(&b, oath_secret, sizeof(oath_secret)));
+	CHECK(contains(&b, kk_piv_scalar, sizeof(kk_piv_scalar)));
 	CHECK(scan_as(plain_path, &nd, 1) >= nd.count);
 	free(b.p);
 }
@@ -430,6 +442,10 @@ static void sealed_key_works_with_its_passphrase(void)
 	CHECK_EQ(piv_verify(piv_pin), CHECK_APDU_SW_OK);
 	CHECK_EQ(piv_verify("00000000"), 0x63C2); /* wrong PIN still counts */
 	CHECK_EQ(piv_verify(piv_pin), CHECK_APDU_SW_OK);
+	/* The imported PIV key signs, the FIDO credential asserts (same
+	 * credential ID), each verified with OpenSSL. */
+	CHECK(kk_piv_signs());
+	CHECK(kk_fido_asserts(&seal_cred));
 	close_key();
 }
 
@@ -544,6 +560,8 @@ static void change_passphrase_round_trip(void)
 	must_open(sealed_path, pass2);
 	CHECK_EQ(oath_calc("sealed-account"), hotp1(oath_secret));
 	CHECK_EQ(pgp_verify(pgp_pin), CHECK_APDU_SW_OK);
+	CHECK(kk_piv_signs());
+	CHECK(kk_fido_asserts(&seal_cred));
 	close_key();
 }
 
