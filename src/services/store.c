@@ -927,9 +927,11 @@ static int init_file(const char *path, const struct store_seal *seal,
 	}
 
 	if (path_with(tmp, sizeof(tmp), path, ".init") != 0 ||
-	    sqlite_name(name, sizeof(name), tmp) != 0)
-		return set_err(err, errlen, STORE_INVALID,
-			       "state file path is too long");
+	    sqlite_name(name, sizeof(name), tmp) != 0) {
+		r = set_err(err, errlen, STORE_INVALID,
+			    "state file path is too long");
+		goto out_wipe;
+	}
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		  0600);
 	/* 0600 whatever the umask: a stricter umask must not lock us out. */

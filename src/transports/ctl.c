@@ -307,6 +307,7 @@ static void *client_main(void *arg)
 		else
 			send_all(cl->fd, "permission denied\nerror\n", 24);
 	}
+	explicit_bzero(req, sizeof(req)); /* an export carries its secret */
 	close(cl->fd);
 	atomic_fetch_sub(&cl->ctl->clients, 1);
 	free(cl);
