@@ -86,37 +86,6 @@ static int parse(int argc, char **argv, const char *usage, bool for_reset,
 	return 0;
 }
 
-/* Open the state file no daemon holds (with the --seal secret, read
- * only now); NULL after a message. */
-static struct vkey *open_direct(const struct admin_opts *o)
-{
-	struct vkey_options ko;
-	struct cli_seal seal = { 0 };
-	struct vkey *key;
-	char err[512];
-	int r;
-
-	if (access(o->state, F_OK) != 0) {
-		fprintf(stderr, "vkey: no key at %s (vkey serve creates one)\n",
-			o->state);
-		return NULL;
-	}
-	memset(&ko, 0, sizeof(ko));
-	ko.state_path = o->state;
-	ko.up = VKEY_UP_DENY;
-	if (o->seal != NULL && cli_seal_read(o->seal, "VKEY_PASSPHRASE",
-					     o->state, 0, &seal) != 0)
-		return NULL;
-	ko.seal = o->seal != NULL ? &seal.seal : NULL;
-	r = vkey_open(&key, &ko, err, sizeof(err));
-	cli_seal_free(&seal);
-	if (r != 0) {
-		fprintf(stderr, "vkey: %s\n", err);
-		return NULL;
-	}
-	return key;
-}
-
 /* One command run by the daemon, or else here by fn on the file. The
  * answer goes to stdout, or to stderr when it is a refusal. */
 static int daemon_or_direct(const struct admin_opts *o, const char *req,
@@ -131,7 +100,7 @@ static int daemon_or_direct(const struct admin_opts *o, const char *req,
 		return 1;
 	r = ctl_request(o->ctl, req, out, REPLY_MAX, CTL_TIMEOUT_MS);
 	if (r < 0) {
-		key = open_direct(o);
+		key = cli_open_key(o->state, o->seal);
 		if (key == NULL) {
 			free(out);
 			return 1;

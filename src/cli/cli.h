@@ -25,6 +25,11 @@ int cli_seal_read(const char *spec, const char *env, const char *what,
 		  int confirm, struct cli_seal *s);
 void cli_seal_free(struct cli_seal *s);
 
+/* Open the key in the state file no daemon holds, with the secret of
+ * seal_spec (NULL: unsealed) read now; user presence is denied. NULL
+ * after a message on stderr. */
+struct vkey *cli_open_key(const char *state, const char *seal_spec);
+
 /* Applies -v / -vv / --log-secrets to the log configuration. */
 void cli_apply_verbosity(int verbose, int secrets);
 

@@ -114,47 +114,45 @@ static const struct report_kind report_piv = { "list piv", piv_list };
 static const struct report_kind report_attest = { "attestation",
 						  vkey_report_attestation };
 
-/* vkey_open with the --seal secret, read only now: a daemon that
- * answers needs none. */
-static int open_direct(const struct common_opts *o, struct vkey_options *ko,
-		       struct vkey **key, char *err, size_t errlen)
+struct vkey *cli_open_key(const char *state, const char *seal_spec)
 {
+	struct vkey_options ko;
 	struct cli_seal seal = { 0 };
+	struct vkey *key;
+	char err[512];
 	int r;
 
-	if (o->seal != NULL && cli_seal_read(o->seal, "VKEY_PASSPHRASE",
-					     o->state, 0, &seal) != 0) {
-		snprintf(err, errlen, "no usable --seal secret");
-		return -1;
+	if (access(state, F_OK) != 0) {
+		fprintf(stderr, "vkey: no key at %s (vkey serve creates one)\n",
+			state);
+		return NULL;
 	}
-	ko->seal = o->seal != NULL ? &seal.seal : NULL;
-	r = vkey_open(key, ko, err, errlen);
+	memset(&ko, 0, sizeof(ko));
+	ko.state_path = state;
+	ko.up = VKEY_UP_DENY;
+	/* The secret is read only now: a daemon that answers needs none. */
+	if (seal_spec != NULL && cli_seal_read(seal_spec, "VKEY_PASSPHRASE",
+					       state, 0, &seal) != 0)
+		return NULL;
+	ko.seal = seal_spec != NULL ? &seal.seal : NULL;
+	r = vkey_open(&key, &ko, err, sizeof(err));
 	cli_seal_free(&seal);
-	ko->seal = NULL;
-	return r;
+	if (r != 0) {
+		fprintf(stderr, "vkey: %s\n", err);
+		return NULL;
+	}
+	return key;
 }
 
 /* Run a report on the state file itself (no daemon holds it). */
 static int direct_report(const struct common_opts *o,
 			 const struct report_kind *k, char *out, size_t cap)
 {
-	struct vkey_options ko;
-	struct vkey *key;
-	char err[512];
+	struct vkey *key = cli_open_key(o->state, o->seal);
 	int r;
 
-	if (access(o->state, F_OK) != 0) {
-		fprintf(stderr, "vkey: no key at %s (vkey serve creates one)\n",
-			o->state);
+	if (key == NULL)
 		return 1;
-	}
-	memset(&ko, 0, sizeof(ko));
-	ko.state_path = o->state;
-	ko.up = VKEY_UP_DENY;
-	if (open_direct(o, &ko, &key, err, sizeof(err)) != 0) {
-		fprintf(stderr, "vkey: %s\n", err);
-		return 1;
-	}
 	r = k->run(key, out, cap);
 	vkey_close(key);
 	fputs(out, r < 0 ? stderr : stdout);
@@ -238,10 +236,9 @@ static const char piv_usage[] =
 static int fido_attestation(int argc, char **argv)
 {
 	struct common_opts o;
-	struct vkey_options ko;
 	struct vkey *key;
 	const char *mode = argc > 1 ? argv[1] : NULL;
-	char req[64], out[512], err[512];
+	char req[64], out[512];
 	int r;
 
 	if (mode == NULL || (strcmp(mode, "packed") != 0 &&
@@ -256,18 +253,9 @@ static int fido_attestation(int argc, char **argv)
 	r = via_daemon(&o, req, CTL_TIMEOUT_MS, out, sizeof(out));
 	if (r >= 0)
 		return r;
-	if (access(o.state, F_OK) != 0) {
-		fprintf(stderr, "vkey: no key at %s (vkey serve creates one)\n",
-			o.state);
+	key = cli_open_key(o.state, o.seal);
+	if (key == NULL)
 		return 1;
-	}
-	memset(&ko, 0, sizeof(ko));
-	ko.state_path = o.state;
-	ko.up = VKEY_UP_DENY;
-	if (open_direct(&o, &ko, &key, err, sizeof(err)) != 0) {
-		fprintf(stderr, "vkey: %s\n", err);
-		return 1;
-	}
 	r = vkey_set_fido_attestation(key, mode);
 	vkey_close(key);
 	if (r != 0) {

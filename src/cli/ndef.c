@@ -112,37 +112,6 @@ static int parse(int argc, char **argv, bool wants_arg, struct ndef_opts *o)
 	return 0;
 }
 
-/* Open the state file no daemon holds (with the --seal secret, read
- * only now); NULL after a message. */
-static struct vkey *open_direct(const struct ndef_opts *o)
-{
-	struct vkey_options ko;
-	struct cli_seal seal = { 0 };
-	struct vkey *key;
-	char err[512];
-	int r;
-
-	if (access(o->state, F_OK) != 0) {
-		fprintf(stderr, "vkey: no key at %s (vkey serve creates one)\n",
-			o->state);
-		return NULL;
-	}
-	memset(&ko, 0, sizeof(ko));
-	ko.state_path = o->state;
-	ko.up = VKEY_UP_DENY;
-	if (o->seal != NULL && cli_seal_read(o->seal, "VKEY_PASSPHRASE",
-					     o->state, 0, &seal) != 0)
-		return NULL;
-	ko.seal = o->seal != NULL ? &seal.seal : NULL;
-	r = vkey_open(&key, &ko, err, sizeof(err));
-	cli_seal_free(&seal);
-	if (r != 0) {
-		fprintf(stderr, "vkey: %s\n", err);
-		return NULL;
-	}
-	return key;
-}
-
 static int fail(const char *why)
 {
 	fprintf(stderr, "vkey ndef: %s\n", why);
@@ -241,7 +210,7 @@ static int ndef_get(const struct ndef_opts *o, char *reply, uint8_t *msg)
 		if (parse_read_reply(reply, msg, &len, &ro) != 0)
 			return fail("unexpected answer from the daemon");
 	} else {
-		key = open_direct(o);
+		key = cli_open_key(o->state, o->seal);
 		if (key == NULL)
 			return 1;
 		r = vkey_ndef_read(key, msg, VKEY_NDEF_MSG_MAX, &len, &ro);
@@ -276,7 +245,7 @@ static int ndef_put(const struct ndef_opts *o, char *reply,
 	if (r > 0)
 		return r;
 	if (r < 0) {
-		key = open_direct(o);
+		key = cli_open_key(o->state, o->seal);
 		if (key == NULL)
 			return 1;
 		r = vkey_ndef_write(key, msg, len);
@@ -313,7 +282,7 @@ static int ndef_read_only(const struct ndef_opts *o, char *reply)
 	if (r > 0)
 		return r;
 	if (r < 0) {
-		key = open_direct(o);
+		key = cli_open_key(o->state, o->seal);
 		if (key == NULL)
 			return 1;
 		r = vkey_ndef_set_read_only(key);
